@@ -1,0 +1,2 @@
+"""Runner-side components: hooks, loops, schedulers."""
+from . import hooks  # noqa: F401

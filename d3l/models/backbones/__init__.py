@@ -1,0 +1,3 @@
+from .point_mlp import PointMLP
+
+__all__ = ['PointMLP']

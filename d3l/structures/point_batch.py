@@ -1,0 +1,113 @@
+"""The batch structure that every d3l backbone consumes."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence
+
+import torch
+from torch import Tensor
+
+
+@dataclass
+class PointBatch:
+    """Several point clouds concatenated along the first axis.
+
+    Attributes:
+        coord: (N, 3) float32 coordinates in metres (scenes) or in the unit
+            cube (shapes), as the dataset's pipeline left them.
+        feat: (N, F) float32 input features (colours, normals, ...).
+        batch: (N,) int64 index of the cloud each point belongs to,
+            non-decreasing, in ``[0, batch_size)``.
+        batch_size: number of clouds (a cloud may not be empty).
+        cache: per-backbone structures built from this batch (voxel maps,
+            octrees) so that two modules reading the same batch build them
+            once. Never serialised.
+    """
+
+    coord: Tensor
+    feat: Tensor
+    batch: Tensor
+    batch_size: int
+    cache: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        if self.coord.dim() != 2 or self.coord.shape[1] != 3:
+            raise ValueError(f'PointBatch.coord must be (N, 3), got {tuple(self.coord.shape)}')
+        num_points = self.coord.shape[0]
+        if self.feat.dim() != 2 or self.feat.shape[0] != num_points:
+            raise ValueError(
+                f'PointBatch.feat must be (N, F) with N={num_points}, got {tuple(self.feat.shape)}')
+        if self.batch.shape != (num_points,):
+            raise ValueError(
+                f'PointBatch.batch must be (N,) with N={num_points}, got {tuple(self.batch.shape)}')
+        if not self.coord.is_floating_point():
+            raise TypeError(f'PointBatch.coord must be floating point, got {self.coord.dtype}')
+        if self.batch.dtype != torch.int64:
+            self.batch = self.batch.long()
+        if num_points == 0:
+            raise ValueError('PointBatch is empty: every cloud needs at least one point')
+        if self.batch_size < 1:
+            raise ValueError(f'PointBatch.batch_size must be >= 1, got {self.batch_size}')
+
+    # ------------------------------------------------------------------
+    @classmethod
+    def from_list(cls, coords: Sequence[Tensor], feats: Sequence[Tensor]) -> PointBatch:
+        """Concatenate per-cloud ``(N_i, 3)`` coords and ``(N_i, F)`` feats."""
+        if len(coords) == 0 or len(coords) != len(feats):
+            raise ValueError(
+                f'PointBatch.from_list needs as many feats as coords (>0), got '
+                f'{len(coords)} and {len(feats)}')
+        for i, coord in enumerate(coords):
+            if coord.shape[0] == 0:
+                raise ValueError(f'cloud {i} of the batch has no points')
+        batch = torch.cat([
+            torch.full((c.shape[0],), i, dtype=torch.long, device=c.device)
+            for i, c in enumerate(coords)])
+        return cls(torch.cat(list(coords)), torch.cat(list(feats)), batch, len(coords))
+
+    @property
+    def num_points(self) -> int:
+        return self.coord.shape[0]
+
+    @property
+    def device(self) -> torch.device:
+        return self.coord.device
+
+    @property
+    def counts(self) -> Tensor:
+        """(B,) number of points of each cloud."""
+        return torch.bincount(self.batch, minlength=self.batch_size)
+
+    @property
+    def offsets(self) -> Tensor:
+        """(B + 1,) start of each cloud in the concatenation, then N."""
+        counts = self.counts
+        return torch.cat([counts.new_zeros(1), counts.cumsum(0)])
+
+    def split(self, values: Tensor) -> List[Tensor]:
+        """Split a per-point tensor (N, ...) into one tensor per cloud."""
+        if values.shape[0] != self.num_points:
+            raise ValueError(
+                f'expected {self.num_points} rows to split, got {values.shape[0]}')
+        return list(torch.split(values, self.counts.tolist()))
+
+    def to(self, device) -> PointBatch:
+        return PointBatch(self.coord.to(device), self.feat.to(device),
+                          self.batch.to(device), self.batch_size)
+
+    def with_feat(self, feat: Tensor) -> PointBatch:
+        """The same clouds (and cache) with other features."""
+        return PointBatch(self.coord, feat, self.batch, self.batch_size, self.cache)
+
+
+def concat_targets(data_samples: Sequence[dict], key: str,
+                   device: Optional[torch.device] = None) -> Optional[Tensor]:
+    """Concatenate a per-point target (e.g. ``labels``) over data samples;
+    None when no sample has it."""
+    values = [s[key] for s in data_samples if s.get(key) is not None]
+    if not values:
+        return None
+    if len(values) != len(data_samples):
+        raise ValueError(f'only {len(values)} of {len(data_samples)} samples have {key!r}')
+    out = torch.cat([torch.as_tensor(v) for v in values])
+    return out.to(device) if device is not None else out

@@ -1,0 +1,52 @@
+"""Shared fixtures. Real-data tests read ``../shared/realdata`` (or
+``$D3L_SHARED_DIR/realdata``) and skip with a reason when it is absent."""
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+SHARED_DIR = os.environ.get('D3L_SHARED_DIR', osp.join(osp.dirname(REPO_ROOT), 'shared'))
+REALDATA_DIR = osp.join(SHARED_DIR, 'realdata')
+
+# two cores: keep torch from oversubscribing when tests spawn processes
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+def realdata_path(*parts: str) -> str:
+    """Path below ../shared/realdata; skips the test when it is missing."""
+    path = osp.join(REALDATA_DIR, *parts)
+    if not osp.exists(path):
+        pytest.skip(f'real-data sample {path} is absent (needs ../shared/realdata beside the '
+                    'checkout, or D3L_SHARED_DIR)')
+    return path
+
+
+@pytest.fixture
+def realdata():
+    return realdata_path
+
+
+def run_tool(script: str, *args: str, timeout: float = 600, env=None, check: bool = True):
+    """Run ``tools/<script>`` in a subprocess with the test interpreter."""
+    full_env = dict(os.environ)
+    full_env.setdefault('OMP_NUM_THREADS', '1')
+    full_env['PYTHONPATH'] = REPO_ROOT + os.pathsep + full_env.get('PYTHONPATH', '')
+    if env:
+        full_env.update(env)
+    cmd = [sys.executable, osp.join(REPO_ROOT, 'tools', script), *map(str, args)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env,
+                          cwd=REPO_ROOT)
+    if check and proc.returncode != 0:
+        raise AssertionError(f'{script} {" ".join(map(str, args))} exited {proc.returncode}\n'
+                             f'--- stdout ---\n{proc.stdout[-4000:]}\n'
+                             f'--- stderr ---\n{proc.stderr[-4000:]}')
+    return proc
+
+
+@pytest.fixture
+def tool():
+    return run_tool

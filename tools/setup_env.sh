@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Create (or update) the d3l virtual environment in .venv, in the one order that
+# works on a CPU machine from the package registries alone:
+#   1. torch pinned first (torch==2.13.0 takes the local CPU build; an open range
+#      downloads GBs of CUDA packages),
+#   2. plain dependencies,
+#   3. mmcv-lite / mmsegmentation / ocnn with --no-deps (their metadata would
+#      replace torch or ask for full mmcv),
+#   4. optional extras, 5. d3l itself (editable, --no-deps).
+# Usage: bash tools/setup_env.sh [--dev] [--mmdet3d] [--no-optional] [--venv DIR]
+#   --dev       also test tools (pytest, ruff) and the mmdet3d extra (tests use it)
+#   --mmdet3d   mmdet 3.3.0 + mmdet3d 1.4.0 (--no-deps) and what they import
+# Environment: PYTHON (default python3.11 if present, else python3), D3L_TORCH_SPEC.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=.venv
+DEV=0
+MMDET3D=0
+OPTIONAL=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dev) DEV=1; MMDET3D=1 ;;
+    --mmdet3d) MMDET3D=1 ;;
+    --no-optional) OPTIONAL=0 ;;
+    --venv) VENV="$2"; shift ;;
+    *) echo "setup_env.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
+start=$(date +%s)
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "[setup_env] creating $VENV with $($PYTHON --version)"
+  "$PYTHON" -m venv "$VENV"
+fi
+PIP=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
+
+echo "[setup_env] 1/5 torch (pinned first)"
+"${PIP[@]}" ${D3L_TORCH_SPEC:-torch==2.13.0}
+echo "[setup_env] 2/5 runtime dependencies"
+"${PIP[@]}" -r requirements/runtime.txt
+echo "[setup_env] 3/5 mmcv-lite, mmsegmentation, ocnn (--no-deps)"
+"${PIP[@]}" --no-deps -r requirements/no_deps.txt
+if [ "$OPTIONAL" = 1 ]; then
+  echo "[setup_env] 4/5 optional: spconv, py360convert, transformers"
+  "${PIP[@]}" -r requirements/optional.txt
+fi
+if [ "$MMDET3D" = 1 ]; then
+  echo "[setup_env] 4/5 mmdet3d extra (--no-deps) and its imports"
+  "${PIP[@]}" -r requirements/mmdet3d.txt
+  "${PIP[@]}" --no-deps -r requirements/mmdet3d_no_deps.txt
+fi
+if [ "$DEV" = 1 ]; then
+  "${PIP[@]}" -r requirements/tests.txt
+fi
+echo "[setup_env] 5/5 d3l (editable)"
+"${PIP[@]}" --no-deps --no-build-isolation -e .
+
+# the pinned torch must have survived every step above
+"$VENV/bin/python" - <<'PY'
+import torch, d3l
+print(f'[setup_env] torch {torch.__version__}, d3l {d3l.__version__}, '
+      f'CUDA {"available" if torch.cuda.is_available() else "not available (CPU)"}')
+PY
+echo "[setup_env] done in $(( $(date +%s) - start )) s"
