@@ -108,14 +108,22 @@ def check_config_types(cfg: Config, path: str = '') -> None:
     if not DefaultScope.check_instance_created(instance):
         DefaultScope.get_instance(instance, scope_name=scope)
     for key, type_name in _iter_types(cfg._cfg_dict.to_dict()):
+        # a config of another scope (e.g. an mmseg teacher config) names
+        # that scope's components: look them up as '<scope>.<name>'
+        candidates = [type_name]
+        if scope != 'd3l' and '.' not in type_name:
+            candidates.insert(0, f'{scope}.{type_name}')
         found = False
         for registry in registries:
-            try:
-                if registry.get(type_name) is not None:
-                    found = True
-                    break
-            except (KeyError, ImportError, AttributeError):
-                continue
+            for candidate in candidates:
+                try:
+                    if registry.get(candidate) is not None:
+                        found = True
+                        break
+                except (KeyError, ImportError, AttributeError):
+                    continue
+            if found:
+                break
         if not found:
             raise CLIError(f'{path or "config"}: {key} = {type_name!r} is not a registered type '
                            '(check the spelling, or load the plugin that registers it with '
