@@ -36,27 +36,29 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 PIP=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
+# this machine's pip.conf lists local mirrors that print a warning per package
+pip_install() { "${PIP[@]}" "$@" 2> >(grep -v "^WARNING: Location 'file:" >&2); }
 
 echo "[setup_env] 1/5 torch (pinned first)"
-"${PIP[@]}" ${D3L_TORCH_SPEC:-torch==2.13.0}
+pip_install ${D3L_TORCH_SPEC:-torch==2.13.0}
 echo "[setup_env] 2/5 runtime dependencies"
-"${PIP[@]}" -r requirements/runtime.txt
+pip_install -r requirements/runtime.txt
 echo "[setup_env] 3/5 mmcv-lite, mmsegmentation, ocnn (--no-deps)"
-"${PIP[@]}" --no-deps -r requirements/no_deps.txt
+pip_install --no-deps -r requirements/no_deps.txt
 if [ "$OPTIONAL" = 1 ]; then
   echo "[setup_env] 4/5 optional: spconv, py360convert, transformers"
-  "${PIP[@]}" -r requirements/optional.txt
+  pip_install -r requirements/optional.txt
 fi
 if [ "$MMDET3D" = 1 ]; then
   echo "[setup_env] 4/5 mmdet3d extra (--no-deps) and its imports"
-  "${PIP[@]}" -r requirements/mmdet3d.txt
-  "${PIP[@]}" --no-deps -r requirements/mmdet3d_no_deps.txt
+  pip_install -r requirements/mmdet3d.txt
+  pip_install --no-deps -r requirements/mmdet3d_no_deps.txt
 fi
 if [ "$DEV" = 1 ]; then
-  "${PIP[@]}" -r requirements/tests.txt
+  pip_install -r requirements/tests.txt
 fi
 echo "[setup_env] 5/5 d3l (editable)"
-"${PIP[@]}" --no-deps --no-build-isolation -e .
+pip_install --no-deps --no-build-isolation -e .
 
 # the pinned torch must have survived every step above
 "$VENV/bin/python" - <<'PY'
