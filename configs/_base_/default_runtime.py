@@ -7,6 +7,8 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3, save_last=True),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
+# always defined, so that a config can extend it: custom_hooks = _base_.custom_hooks + [...]
+custom_hooks = []
 
 env_cfg = dict(
     cudnn_benchmark=False,

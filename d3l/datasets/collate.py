@@ -19,6 +19,8 @@ def point_collate(batch: Sequence[dict]) -> dict:
     """
     if len(batch) == 0:
         raise ValueError('point_collate got an empty batch')
+    # a SemiDataset item is a group [labelled sample, unlabelled samples...]
+    batch = [s for item in batch for s in (item if isinstance(item, (list, tuple)) else [item])]
     inputs = [sample['inputs'] for sample in batch]
     data_samples = [sample['data_samples'] for sample in batch]
     if isinstance(inputs[0], (list, tuple)):

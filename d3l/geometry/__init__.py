@@ -1,5 +1,19 @@
-from .lifting import equirect_angles, lift_equirect, lift_perspective
+from .depth_image import depth_edge_mask, depth_normals, point_grid, valid_depth
+from .lifting import (
+                      check_intrinsics,
+                      equirect_angles,
+                      equirect_rays,
+                      lift_equirect,
+                      lift_perspective,
+                      perspective_rays,
+                      project_equirect,
+                      project_perspective,
+)
+from .transforms import apply_rigid, check_rigid, euler_to_matrix, rotation_matrix
 from .voxel import grid_sample_indices, voxel_keys
 
 __all__ = ['lift_perspective', 'lift_equirect', 'equirect_angles', 'grid_sample_indices',
-           'voxel_keys']
+           'voxel_keys', 'perspective_rays', 'equirect_rays', 'project_perspective',
+           'project_equirect', 'check_intrinsics', 'depth_normals', 'depth_edge_mask',
+           'point_grid', 'valid_depth', 'rotation_matrix', 'euler_to_matrix', 'check_rigid',
+           'apply_rigid']

@@ -4,6 +4,10 @@ Perspective (z-depth, OpenCV camera frame: x right, y down, z forward)::
 
     p = d * K^-1 [u, v, 1]^T          (u, v) = (column, row) of the pixel
 
+Pixel ``(row, col)`` has its centre at ``(u, v) = (col, row)`` (OpenCV
+convention; datasets whose intrinsics use another convention, e.g. SUN RGB-D's
+1-based MATLAB pixels, convert ``K`` when they load it).
+
 Equirectangular panorama (distance along the ray, z up)::
 
     u = ((col + 0.5) / W * 2 - 1) * pi        in [-pi, pi], left to right
@@ -14,7 +18,11 @@ Both return ``(points (N, 3) float32, pixel_index (N,) int64)`` where
 ``pixel_index = row * W + col`` of each point's pixel, in row-major order.
 Invalid depth (0, negative, NaN, inf, beyond ``max_depth``) or a False
 ``mask`` pixel yields no point. The output library matches the input's.
+
+The per-pixel ray grids are cached (a few recent image sizes / intrinsics), so
+lifting a frame is one gather and one multiply per coordinate.
 """
+from functools import lru_cache
 from typing import Optional, Tuple, Union
 
 import numpy as np
@@ -31,9 +39,12 @@ def _valid_mask(depth: Array, mask: Optional[Array], max_depth: Optional[float])
         if mask is not None:
             valid &= torch.as_tensor(mask, device=depth.device).bool()
         return valid
-    valid = np.isfinite(depth) & (depth > 0)
-    if max_depth is not None:
-        valid &= depth <= max_depth
+    with np.errstate(invalid='ignore'):
+        valid = depth > 0  # False for NaN
+        if max_depth is not None:
+            valid &= depth <= max_depth
+        else:
+            valid &= depth < np.inf
     if mask is not None:
         valid &= np.asarray(mask, dtype=bool)
     return valid
@@ -47,34 +58,112 @@ def _check_image(name: str, depth: Array, mask: Optional[Array]):
                          f'{tuple(depth.shape)}')
 
 
-def lift_perspective(depth: Array, K: Array, mask: Optional[Array] = None,
-                     max_depth: Optional[float] = None) -> Tuple[Array, Array]:
-    """Back-project a z-depth image with the 3x3 intrinsics ``K``."""
-    _check_image('lift_perspective', depth, mask)
-    is_torch = isinstance(depth, torch.Tensor)
-    K_np = (K.detach().cpu().numpy() if isinstance(K, torch.Tensor) else np.asarray(K)).astype(
-        np.float64)
+def check_intrinsics(K: Array, name: str = 'intrinsics') -> np.ndarray:
+    """``K`` as a (3, 3) float64 numpy array; raises on a wrong shape, a
+    non-finite entry or a singular matrix."""
+    K_np = (K.detach().cpu().numpy() if isinstance(K, torch.Tensor) else np.asarray(K))
+    K_np = K_np.astype(np.float64)
     if K_np.shape != (3, 3):
-        raise ValueError(f'lift_perspective: K must be 3x3, got shape {K_np.shape}')
+        raise ValueError(f'{name}: K must be 3x3, got shape {K_np.shape}')
+    if not np.isfinite(K_np).all():
+        raise ValueError(f'{name}: K has non-finite entries:\n{K_np}')
     if abs(np.linalg.det(K_np)) < 1e-12:
-        raise ValueError(f'lift_perspective: K is singular:\n{K_np}')
-    K_inv = np.linalg.inv(K_np)
-    width = depth.shape[1]
-    valid = _valid_mask(depth, mask, max_depth)
-    if is_torch:
+        raise ValueError(f'{name}: K is singular:\n{K_np}')
+    return K_np
+
+
+@lru_cache(maxsize=8)
+def _perspective_rays_cached(height: int, width: int, k_bytes: bytes) -> np.ndarray:
+    K_inv = np.linalg.inv(np.frombuffer(k_bytes, np.float64).reshape(3, 3))
+    rows, cols = np.mgrid[0:height, 0:width].astype(np.float64)
+    pixels = np.stack([cols, rows, np.ones_like(cols)], -1)
+    rays = pixels @ K_inv.T
+    rays = rays / rays[..., 2:3]  # K with a non-unit last row still gives z = d
+    rays.flags.writeable = False
+    return rays
+
+
+def perspective_rays(height: int, width: int, K: Array) -> np.ndarray:
+    """(H, W, 3) float64 rays ``K^-1 [u, v, 1]`` scaled to unit z, so that
+    ``depth[..., None] * rays`` is the camera-frame point of every pixel.
+    Read-only and cached."""
+    K_np = check_intrinsics(K, 'perspective_rays')
+    return _perspective_rays_cached(int(height), int(width), K_np.tobytes())
+
+
+@lru_cache(maxsize=4)
+def _equirect_rays_cached(height: int, width: int) -> np.ndarray:
+    rows, cols = np.mgrid[0:height, 0:width].astype(np.float64)
+    u, v = equirect_angles(height, width, rows, cols)
+    rays = np.stack([np.cos(v) * np.cos(u), np.cos(v) * np.sin(u), -np.sin(v)], -1)
+    rays.flags.writeable = False
+    return rays
+
+
+def equirect_rays(height: int, width: int) -> np.ndarray:
+    """(H, W, 3) float64 unit rays of an equirectangular image's pixel
+    centres (z up). Read-only and cached."""
+    return _equirect_rays_cached(int(height), int(width))
+
+
+def _lift_with_rays(depth: Array, rays: np.ndarray, valid: Array) -> Tuple[Array, Array]:
+    if isinstance(depth, torch.Tensor):
         index = torch.nonzero(valid.reshape(-1), as_tuple=False).squeeze(1)
-        rows, cols = index // width, index % width
-        z = depth.reshape(-1)[index].double()
-        K_inv_t = torch.as_tensor(K_inv, device=depth.device)
-        pixels = torch.stack([cols.double(), rows.double(), torch.ones_like(z)], 1)
-        points = (pixels @ K_inv_t.T) * z[:, None]
+        d = depth.reshape(-1)[index].double()
+        rays_t = torch.as_tensor(rays.reshape(-1, 3), device=depth.device)
+        points = rays_t[index] * d[:, None]
         return points.float(), index.long()
     index = np.flatnonzero(valid)
-    rows, cols = np.divmod(index, width)
-    z = np.asarray(depth, dtype=np.float64).reshape(-1)[index]
-    pixels = np.stack([cols, rows, np.ones_like(cols)], 1).astype(np.float64)
-    points = (pixels @ K_inv.T) * z[:, None]
-    return points.astype(np.float32), index.astype(np.int64)
+    depth = np.asarray(depth)
+    if depth.dtype != np.float32:
+        depth = depth.astype(np.float32)
+    d = np.take(depth.reshape(-1), index)  # np.take: ~10x faster than fancy indexing
+    points = np.empty((len(index), 3), np.float32)
+    for axis, channel in enumerate(_ray_channels(rays)):
+        points[:, axis] = d if channel is None else d * np.take(channel, index)
+    return points, index.astype(np.int64, copy=False)
+
+
+_RAY_CHANNELS: dict = {}
+
+
+def _ray_channels(rays: np.ndarray):
+    """Flat float32 copies of the three components of a cached ray grid (None
+    for a component that is identically 1, the z of perspective rays);
+    float32 keeps sub-micrometre accuracy at tens of metres."""
+    key = id(rays)
+    cached = _RAY_CHANNELS.get(key)
+    if cached is None or cached[0] is not rays:
+        if len(_RAY_CHANNELS) >= 4:
+            _RAY_CHANNELS.clear()
+        channels = []
+        for axis in range(3):
+            component = rays[..., axis].reshape(-1)
+            channels.append(None if np.all(component == 1)
+                            else np.ascontiguousarray(component, np.float32))
+        cached = (rays, tuple(channels))
+        _RAY_CHANNELS[key] = cached
+    return cached[1]
+
+
+def lift_perspective(depth: Array, K: Array, mask: Optional[Array] = None,
+                     max_depth: Optional[float] = None) -> Tuple[Array, Array]:
+    """Back-project a z-depth image with the 3x3 intrinsics ``K``.
+
+    Args:
+        depth: (H, W) z-depth in metres (numpy or torch).
+        K: 3x3 pinhole intrinsics of the depth image.
+        mask: optional (H, W) boolean; False pixels yield no point.
+        max_depth: optional range limit in metres; farther pixels yield no point.
+
+    Returns:
+        ``(points, pixel_index)``: (N, 3) float32 camera-frame points (x right,
+        y down, z forward) and (N,) int64 row-major pixel indices.
+    """
+    _check_image('lift_perspective', depth, mask)
+    height, width = depth.shape
+    valid = _valid_mask(depth, mask, max_depth)
+    return _lift_with_rays(depth, perspective_rays(height, width, K), valid)
 
 
 def equirect_angles(height: int, width: int, rows: Array, cols: Array):
@@ -87,21 +176,48 @@ def equirect_angles(height: int, width: int, rows: Array, cols: Array):
 
 def lift_equirect(distance: Array, mask: Optional[Array] = None,
                   max_depth: Optional[float] = None) -> Tuple[Array, Array]:
-    """Lift an equirectangular distance image to z-up points."""
+    """Lift an equirectangular distance image to z-up points.
+
+    Args:
+        distance: (H, W) distance along each pixel's ray in metres.
+        mask: optional (H, W) boolean; False pixels yield no point.
+        max_depth: optional range limit in metres.
+
+    Returns:
+        ``(points, pixel_index)`` as :func:`lift_perspective`, in the panorama
+        frame (x towards the image centre column, z up).
+    """
     _check_image('lift_equirect', distance, mask)
     height, width = distance.shape
-    valid = _valid_mask(distance, mask, max_depth)
-    if isinstance(distance, torch.Tensor):
-        index = torch.nonzero(valid.reshape(-1), as_tuple=False).squeeze(1)
-        rows, cols = (index // width).double(), (index % width).double()
-        d = distance.reshape(-1)[index].double()
-        u, v = equirect_angles(height, width, rows, cols)
-        points = torch.stack([d * torch.cos(v) * torch.cos(u), d * torch.cos(v) * torch.sin(u),
-                              -d * torch.sin(v)], 1)
-        return points.float(), index.long()
-    index = np.flatnonzero(valid)
-    rows, cols = np.divmod(index, width)
-    d = np.asarray(distance, dtype=np.float64).reshape(-1)[index]
-    u, v = equirect_angles(height, width, rows.astype(np.float64), cols.astype(np.float64))
-    points = np.stack([d * np.cos(v) * np.cos(u), d * np.cos(v) * np.sin(u), -d * np.sin(v)], 1)
-    return points.astype(np.float32), index.astype(np.int64)
+    rays = equirect_rays(height, width)
+    return _lift_with_rays(distance, rays, _valid_mask(distance, mask, max_depth))
+
+
+def project_perspective(points: np.ndarray, K: Array, eps: float = 1e-9
+                        ) -> Tuple[np.ndarray, np.ndarray]:
+    """Project camera-frame points with ``K``: returns ``(uv (N, 2) float64,
+    z (N,))``; ``uv`` is NaN for points at or behind the camera (``z <= eps``).
+    The inverse of :func:`lift_perspective` for ``z > 0``."""
+    K_np = check_intrinsics(K, 'project_perspective')
+    points = np.asarray(points, np.float64)
+    z = points[:, 2]
+    proj = points @ K_np.T
+    with np.errstate(divide='ignore', invalid='ignore'):
+        uv = proj[:, :2] / proj[:, 2:3]
+    uv[z <= eps] = np.nan
+    return uv, z
+
+
+def project_equirect(points: np.ndarray, height: int, width: int
+                     ) -> Tuple[np.ndarray, np.ndarray]:
+    """Continuous pixel coordinates ``(col, row)`` (N, 2) and distance (N,) of
+    z-up points in an equirectangular image; pixel centres map back to
+    integer ``(col, row)``. The inverse of :func:`lift_equirect`."""
+    points = np.asarray(points, np.float64)
+    distance = np.linalg.norm(points, axis=1)
+    u = np.arctan2(points[:, 1], points[:, 0])
+    with np.errstate(divide='ignore', invalid='ignore'):
+        v = np.arcsin(np.clip(-points[:, 2] / distance, -1, 1))
+    col = (u / np.pi + 1) / 2 * width - 0.5
+    row = (v / (np.pi / 2) + 1) / 2 * height - 0.5
+    return np.stack([col, row], 1), distance

@@ -1,4 +1,16 @@
+from .augmentation import (  # noqa: F401
+    ChromaticAutoContrast,
+    ChromaticJitter,
+    ElasticDistortion,
+    RandomFlip,
+    RandomRotate,
+    RandomScale,
+)
+from .cropping import LimitPoints, RandomChunkCrop  # noqa: F401
 from .formatting import PackPointInputs
+from .mmdet3d_points import FromMMDet3DPoints, ToMMDet3DPoints  # noqa: F401
+from .rgbd_lifting import FilterDepthEdges, LiftEquirect, LiftPerspective, LiftRGBD  # noqa: F401
+from .rgbd_loading import LoadRGBD  # noqa: F401
 from .sampling import GridSample
 from .utils import POINT_KEYS, select_points
 

@@ -8,7 +8,8 @@ from mmcv.transforms import BaseTransform
 from d3l.registry import TRANSFORMS
 
 #: per-point keys copied into the data sample when present
-TARGET_KEYS = ('labels', 'soft_labels', 'origin_labels', 'inverse', 'instance', 'label')
+TARGET_KEYS = ('labels', 'soft_labels', 'origin_labels', 'inverse', 'instance', 'label',
+               'point_index')
 #: metadata copied into ``data_samples['metainfo']`` when present
 META_KEYS = ('sample_idx', 'scene_id', 'frame_id', 'img_path', 'depth_path', 'lidar_path',
              'category', 'num_classes', 'split', 'shape_id')

@@ -20,7 +20,11 @@ class GridSample(BaseTransform):
         return_inverse: store ``inverse`` (original point -> kept point) and
             ``origin_labels`` (labels of all original points) so that
             predictions are scored on every original point.
-        seed: seed of the random choice in train mode (None: fresh entropy).
+        seed: seed of a private generator for the random choice in train
+            mode; None (default) draws from numpy's global generator, which
+            MMEngine seeds differently in every dataloader worker (a private
+            generator created here would be copied into each forked worker
+            and repeat the same choices).
     """
 
     def __init__(self, grid_size: float = 0.02, mode: str = 'train',
@@ -32,7 +36,7 @@ class GridSample(BaseTransform):
         self.grid_size = grid_size
         self.mode = mode
         self.return_inverse = return_inverse
-        self.rng = np.random.default_rng(seed)
+        self.rng = None if seed is None else np.random.default_rng(seed)
 
     def transform(self, results: dict) -> dict:
         keep, inverse = grid_sample_indices(results['points'], self.grid_size, self.mode, self.rng)

@@ -1,0 +1,266 @@
+"""Point-cloud augmentations of the paper's pre-training (and of the
+downstream scenes): random rotation about the up axis with small tilts,
+random scaling, random flips, elastic distortion, chromatic auto-contrast and
+colour jitter.
+
+All work on ``points`` (z up) and, where present, ``normals`` and ``colors``
+(RGB in [0, 1]); no point is added or removed, so every per-point key
+(:data:`~d3l.datasets.transforms.utils.POINT_KEYS`) stays aligned.
+
+Randomness: with ``seed=None`` (training) each call draws from numpy's
+global generator, which MMEngine seeds differently in every DataLoader
+worker and rank, so workers do not repeat each other. A fixed ``seed`` gives
+a private generator (reproducible tests).
+"""
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+from mmcv.transforms import BaseTransform
+from scipy import ndimage
+
+from d3l.geometry import euler_to_matrix
+from d3l.registry import TRANSFORMS
+
+
+class RandomPointTransform(BaseTransform):
+    """Base of the random point transforms: ``prob`` and the generator."""
+
+    def __init__(self, prob: float = 1.0, seed: Optional[int] = None):
+        if not 0 <= prob <= 1:
+            raise ValueError(f'{type(self).__name__}: prob must be in [0, 1], got {prob}')
+        self.prob = prob
+        self.seed = seed
+        self._generator = np.random.default_rng(seed) if seed is not None else None
+
+    def rng(self) -> np.random.Generator:
+        if self._generator is not None:
+            return self._generator
+        return np.random.default_rng(np.random.randint(0, 2 ** 31 - 1, size=4))
+
+    def transform(self, results: dict) -> dict:
+        if 'points' not in results:
+            raise KeyError(f'{type(self).__name__}: the sample has no "points"')
+        rng = self.rng()
+        if self.prob < 1 and rng.random() >= self.prob:
+            return results
+        return self.apply(results, rng)
+
+    def apply(self, results: dict, rng: np.random.Generator) -> dict:
+        raise NotImplementedError
+
+
+def _center(points: np.ndarray, mode: str) -> np.ndarray:
+    if mode == 'origin':
+        return np.zeros(3)
+    if mode == 'bbox':
+        return (points.min(0) + points.max(0)) / 2.0
+    if mode == 'mean':
+        return points.mean(0)
+    raise ValueError(f"center must be 'origin', 'bbox' or 'mean', got {mode!r}")
+
+
+@TRANSFORMS.register_module()
+class RandomRotate(RandomPointTransform):
+    """Rotate about the up (z) axis by an angle in ``angle_range`` and tilt
+    about x and y by angles in ``tilt_range`` (radians), around the cloud's
+    bounding-box centre (``center``). Normals rotate with the points. The
+    rotation applied is stored in ``rotation`` (3x3, composed with earlier
+    ones).
+
+    The defaults follow the paper's pre-training: any angle about z, tilts
+    of at most pi/64.
+    """
+
+    def __init__(self, angle_range: Tuple[float, float] = (-np.pi, np.pi),
+                 tilt_range: Tuple[float, float] = (-np.pi / 64, np.pi / 64),
+                 center: str = 'bbox', prob: float = 1.0, seed: Optional[int] = None):
+        super().__init__(prob, seed)
+        _center(np.zeros((1, 3)), center)
+        self.angle_range = tuple(angle_range)
+        self.tilt_range = tuple(tilt_range)
+        self.center = center
+
+    def apply(self, results, rng):
+        angles = (rng.uniform(*self.tilt_range), rng.uniform(*self.tilt_range),
+                  rng.uniform(*self.angle_range))
+        rotation = euler_to_matrix(angles, 'xyz')
+        points = np.asarray(results['points'], np.float64)
+        center = _center(points, self.center)
+        results['points'] = ((points - center) @ rotation.T + center).astype(np.float32)
+        if results.get('normals') is not None:
+            results['normals'] = (np.asarray(results['normals'], np.float64)
+                                  @ rotation.T).astype(np.float32)
+        previous = results.get('rotation')
+        results['rotation'] = rotation if previous is None else rotation @ previous
+        return results
+
+    def __repr__(self):
+        return (f'{type(self).__name__}(angle_range={self.angle_range}, '
+                f'tilt_range={self.tilt_range}, center={self.center!r}, prob={self.prob})')
+
+
+@TRANSFORMS.register_module()
+class RandomScale(RandomPointTransform):
+    """Scale the cloud about its bounding-box centre by a factor in
+    ``scale_range`` (one factor, or one per axis with ``anisotropic``).
+    Normals follow the inverse-transpose rule and stay unit length."""
+
+    def __init__(self, scale_range: Tuple[float, float] = (0.9, 1.1),
+                 anisotropic: bool = False, center: str = 'bbox', prob: float = 1.0,
+                 seed: Optional[int] = None):
+        super().__init__(prob, seed)
+        if scale_range[0] <= 0 or scale_range[1] < scale_range[0]:
+            raise ValueError(f'RandomScale: invalid scale_range {scale_range}')
+        _center(np.zeros((1, 3)), center)
+        self.scale_range = tuple(scale_range)
+        self.anisotropic = anisotropic
+        self.center = center
+
+    def apply(self, results, rng):
+        scale = rng.uniform(*self.scale_range, size=3 if self.anisotropic else 1)
+        scale = np.broadcast_to(scale, (3,))
+        points = np.asarray(results['points'], np.float64)
+        center = _center(points, self.center)
+        results['points'] = ((points - center) * scale + center).astype(np.float32)
+        if self.anisotropic and results.get('normals') is not None:
+            normals = np.asarray(results['normals'], np.float64) / scale
+            norm = np.linalg.norm(normals, axis=1, keepdims=True)
+            results['normals'] = (normals / np.maximum(norm, 1e-12)).astype(np.float32)
+        results['scale_factor'] = np.asarray(scale, np.float32)
+        return results
+
+    def __repr__(self):
+        return (f'{type(self).__name__}(scale_range={self.scale_range}, '
+                f'anisotropic={self.anisotropic}, prob={self.prob})')
+
+
+@TRANSFORMS.register_module()
+class RandomFlip(RandomPointTransform):
+    """Mirror the cloud about its bounding-box centre along each axis of
+    ``axes`` independently with probability ``flip_prob`` (normals too)."""
+
+    def __init__(self, axes: Sequence[str] = ('x', 'y'), flip_prob: float = 0.5,
+                 prob: float = 1.0, seed: Optional[int] = None):
+        super().__init__(prob, seed)
+        unknown = set(axes) - {'x', 'y', 'z'}
+        if unknown:
+            raise ValueError(f'RandomFlip: unknown axes {sorted(unknown)}')
+        self.axes = tuple(axes)
+        self.flip_prob = flip_prob
+
+    def apply(self, results, rng):
+        points = np.asarray(results['points'], np.float32).copy()
+        normals = results.get('normals')
+        normals = None if normals is None else np.asarray(normals, np.float32).copy()
+        center = _center(points, 'bbox')
+        for axis in self.axes:
+            if rng.random() < self.flip_prob:
+                i = 'xyz'.index(axis)
+                points[:, i] = 2 * center[i] - points[:, i]
+                if normals is not None:
+                    normals[:, i] = -normals[:, i]
+        results['points'] = points
+        if normals is not None:
+            results['normals'] = normals
+        return results
+
+
+@TRANSFORMS.register_module()
+class ElasticDistortion(RandomPointTransform):
+    """Elastic distortion: for each ``(granularity, magnitude)`` pair
+    (metres), a lattice of Gaussian noise vectors with spacing
+    ``granularity`` is smoothed (three passes of a 3-cell box filter per axis)
+    and interpolated trilinearly at each point, and the points move by
+    ``noise * magnitude``. Defaults are the usual indoor-scene values.
+    Normals are left unchanged (the displacement field is smooth)."""
+
+    def __init__(self, params: Sequence[Tuple[float, float]] = ((0.2, 0.4), (0.8, 1.6)),
+                 prob: float = 0.95, seed: Optional[int] = None):
+        super().__init__(prob, seed)
+        for granularity, magnitude in params:
+            if granularity <= 0 or magnitude < 0:
+                raise ValueError(f'ElasticDistortion: invalid (granularity, magnitude) = '
+                                 f'({granularity}, {magnitude})')
+        self.params = tuple(tuple(p) for p in params)
+
+    @staticmethod
+    def distort(points: np.ndarray, granularity: float, magnitude: float,
+                rng: np.random.Generator) -> np.ndarray:
+        lo = points.min(0)
+        extent = points.max(0) - lo
+        shape = (extent // granularity).astype(np.int64) + 3
+        noise = rng.standard_normal((*shape, 3))
+        for _ in range(3):  # separable smoothing of the lattice
+            for axis in range(3):
+                noise = ndimage.uniform_filter1d(noise, 3, axis=axis, mode='constant')
+        # lattice node i sits at lo + (i - 1) * granularity
+        coords = (points - lo) / granularity + 1.0
+        offset = np.stack([ndimage.map_coordinates(noise[..., c], coords.T, order=1,
+                                                   mode='nearest') for c in range(3)], 1)
+        return points + offset * magnitude
+
+    def apply(self, results, rng):
+        points = np.asarray(results['points'], np.float64)
+        if len(points) == 0:
+            return results
+        for granularity, magnitude in self.params:
+            points = self.distort(points, granularity, magnitude, rng)
+        results['points'] = points.astype(np.float32)
+        return results
+
+    def __repr__(self):
+        return f'{type(self).__name__}(params={self.params}, prob={self.prob})'
+
+
+@TRANSFORMS.register_module()
+class ChromaticAutoContrast(RandomPointTransform):
+    """Stretch each colour channel to the full [0, 1] range of the cloud and
+    blend with the original colour (``blend_factor``; random in [0, 1] when
+    None)."""
+
+    def __init__(self, prob: float = 0.2, blend_factor: Optional[float] = None,
+                 seed: Optional[int] = None):
+        super().__init__(prob, seed)
+        self.blend_factor = blend_factor
+
+    def apply(self, results, rng):
+        colors = results.get('colors')
+        if colors is None or len(colors) == 0:
+            return results
+        colors = np.asarray(colors, np.float32)
+        lo, hi = colors.min(0), colors.max(0)
+        span = hi - lo
+        scale = np.where(span > 1e-6, 1.0 / np.maximum(span, 1e-6), 1.0)
+        contrast = np.where(span > 1e-6, (colors - lo) * scale, colors)
+        blend = rng.random() if self.blend_factor is None else self.blend_factor
+        results['colors'] = np.clip((1 - blend) * colors + blend * contrast, 0, 1
+                                    ).astype(np.float32)
+        return results
+
+    def __repr__(self):
+        return (f'{type(self).__name__}(prob={self.prob}, '
+                f'blend_factor={self.blend_factor})')
+
+
+@TRANSFORMS.register_module()
+class ChromaticJitter(RandomPointTransform):
+    """Add per-point Gaussian noise of standard deviation ``std`` (colour
+    units, [0, 1]) to ``colors`` and clip to [0, 1]."""
+
+    def __init__(self, std: float = 0.005, prob: float = 0.95, seed: Optional[int] = None):
+        super().__init__(prob, seed)
+        if std < 0:
+            raise ValueError(f'ChromaticJitter: std must be >= 0, got {std}')
+        self.std = std
+
+    def apply(self, results, rng):
+        colors = results.get('colors')
+        if colors is None:
+            return results
+        colors = np.asarray(colors, np.float32)
+        noise = rng.standard_normal(colors.shape).astype(np.float32) * self.std
+        results['colors'] = np.clip(colors + noise, 0, 1).astype(np.float32)
+        return results
+
+    def __repr__(self):
+        return f'{type(self).__name__}(std={self.std}, prob={self.prob})'
