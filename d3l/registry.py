@@ -33,7 +33,8 @@ RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, locations=['d3l.engine'])
 RUNNER_CONSTRUCTORS = Registry(
     'runner constructor', parent=MMENGINE_RUNNER_CONSTRUCTORS, locations=['d3l.engine'])
 LOOPS = Registry('loop', parent=MMENGINE_LOOPS, locations=['d3l.engine'])
-HOOKS = Registry('hook', parent=MMENGINE_HOOKS, locations=['d3l.engine.hooks'])
+# d3l.evaluation: PredictionExportHook (tools/test.py --show-dir / --save-preds)
+HOOKS = Registry('hook', parent=MMENGINE_HOOKS, locations=['d3l.engine.hooks', 'd3l.evaluation'])
 LOG_PROCESSORS = Registry(
     'log processor', parent=MMENGINE_LOG_PROCESSORS, locations=['d3l.engine'])
 
@@ -46,7 +47,9 @@ TRANSFORMS = Registry(
 FUNCTIONS = Registry('function', parent=MMENGINE_FUNCTIONS, locations=['d3l.datasets'])
 
 # backbones, heads, losses, algorithms, data preprocessors and 2D teachers
-MODELS = Registry('model', parent=MMENGINE_MODELS, locations=['d3l.models', 'd3l.teachers'])
+# d3l.evaluation: VotingModel (test-time voting wrapper, tools/test.py --tta)
+MODELS = Registry('model', parent=MMENGINE_MODELS,
+                  locations=['d3l.models', 'd3l.teachers', 'd3l.evaluation'])
 MODEL_WRAPPERS = Registry(
     'model wrapper', parent=MMENGINE_MODEL_WRAPPERS, locations=['d3l.models'])
 WEIGHT_INITIALIZERS = Registry(

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, Hashable, List, Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -19,9 +19,12 @@ class PointBatch:
         batch: (N,) int64 index of the cloud each point belongs to,
             non-decreasing, in ``[0, batch_size)``.
         batch_size: number of clouds (a cloud may not be empty).
-        cache: per-backbone structures built from this batch (voxel maps,
-            octrees) so that two modules reading the same batch build them
-            once. Never serialised.
+        cache: per-backbone structures built from this batch
+            (:class:`VoxelGrid`, :class:`PointOctree`: the maps from voxels /
+            octants back to the points), keyed by the settings they depend
+            on, so that two modules reading the same batch build them once.
+            They depend on the coordinates only, so :meth:`with_feat` shares
+            them. Never serialised.
     """
 
     coord: Tensor
@@ -90,6 +93,13 @@ class PointBatch:
             raise ValueError(
                 f'expected {self.num_points} rows to split, got {values.shape[0]}')
         return list(torch.split(values, self.counts.tolist()))
+
+    def cached(self, key: Hashable, build: Callable[[], Any]) -> Any:
+        """``cache[key]``, built with ``build()`` on first use (voxel grids,
+        octrees: several modules reading one batch build them once)."""
+        if key not in self.cache:
+            self.cache[key] = build()
+        return self.cache[key]
 
     def to(self, device) -> PointBatch:
         return PointBatch(self.coord.to(device), self.feat.to(device),

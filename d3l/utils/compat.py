@@ -33,6 +33,15 @@ Patches
     one image model); the PyPI torchvision wheel does not load beside the CPU
     torch build. When torchvision cannot be imported, ``Image2Shape`` becomes
     a placeholder raising a clear error; everything else in ocnn works.
+``mmdet3d_spconv_state_dict``
+    mmdet3d 1.4.0 (``register_spconv2``, run when ``mmdet3d.models`` is
+    imported) replaces spconv's ``SparseModule._load_from_state_dict`` for
+    the whole process: every kernel of a state dict without version-2
+    metadata is permuted from mmcv's old layout, so a plain ``dict`` state
+    dict of spconv 2 weights (an exported backbone, a converted checkpoint)
+    no longer loads into d3l's ``SparseUNet``. d3l keeps mmdet3d's
+    conversion for old-layout checkpoints and skips it when the stored
+    kernels already have the module's current shapes.
 ``mmengine_cpu_distributed``
     mmengine 0.10.7 ``init_dist('pytorch')`` calls ``torch.cuda.set_device``,
     which fails on a CPU-only torch. Without CUDA we skip it and use gloo.
@@ -373,10 +382,54 @@ def _patch_mmengine_cpu_dist():
     return True
 
 
+# ----------------------------------------------------------------------------
+# mmdet3d's process-wide spconv state-dict override
+# ----------------------------------------------------------------------------
+_MMDET3D_SPCONV = 'mmdet3d.models.layers.spconv.overwrite_spconv.write_spconv2'
+
+
+def _stored_in_current_layout(module, state_dict, prefix) -> bool:
+    present = [(state_dict[prefix + name].shape, param.shape)
+               for name, param in module._parameters.items()
+               if param is not None and prefix + name in state_dict and param.dim() > 1]
+    return bool(present) and all(tuple(a) == tuple(b) for a, b in present)
+
+
+def _patch_mmdet3d_spconv_loader(module):
+    if module.__name__ != _MMDET3D_SPCONV:
+        return
+    original = module._load_from_state_dict
+    if getattr(original, '_d3l_patched', False):
+        return
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
+                              missing_keys, unexpected_keys, error_msgs):
+        if local_metadata.get('version') is None and _stored_in_current_layout(
+                self, state_dict, prefix):
+            local_metadata = dict(local_metadata, version=2)
+        return original(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                        unexpected_keys, error_msgs)
+
+    _load_from_state_dict._d3l_patched = True
+    module._load_from_state_dict = _load_from_state_dict
+    # mmdet3d imported before d3l: its override is already installed
+    sparse_module = getattr(sys.modules.get('spconv.pytorch.modules'), 'SparseModule', None)
+    if sparse_module is not None and sparse_module._load_from_state_dict is original:
+        sparse_module._load_from_state_dict = _load_from_state_dict
+
+
+def _install_mmdet3d_spconv_patch():
+    if not (_module_importable('mmdet3d') and _module_importable('spconv')):
+        return False
+    when_imported(_MMDET3D_SPCONV, _patch_mmdet3d_spconv_loader)
+    return True
+
+
 PATCHES = {
     'mmcv_ops_placeholder': _install_mmcv_ops_placeholder,
     'ocnn_without_torchvision': _install_ocnn_patch,
     'spconv_cpu_stream': _install_spconv_patch,
+    'mmdet3d_spconv_state_dict': _install_mmdet3d_spconv_patch,
     'checkpoint_loading': _patch_checkpoint_loading,
     'mmengine_cpu_distributed': _patch_mmengine_cpu_dist,
 }

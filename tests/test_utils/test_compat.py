@@ -147,3 +147,24 @@ def test_mmengine_init_dist_does_not_need_cuda():
         pytest.skip('CUDA present: mmengine is left alone')
     from mmengine.dist import utils
     assert getattr(utils._init_dist_pytorch, '_d3l_patched', False)
+
+
+# ---------------------------------------------------------------- mmdet3d + spconv
+def test_plain_spconv_state_dict_loads_after_mmdet3d_import():
+    spconv = pytest.importorskip('spconv.pytorch')
+    pytest.importorskip('mmdet3d')
+    import mmdet3d.models  # noqa: F401  (installs mmdet3d's spconv loader override)
+    from spconv.pytorch.modules import SparseModule
+    assert getattr(SparseModule._load_from_state_dict, '_d3l_patched', False)
+
+    conv = spconv.SubMConv3d(4, 6, 3, indice_key='k')
+    current = {k: torch.rand_like(v) for k, v in conv.state_dict().items()}  # no metadata
+    conv.load_state_dict(current)
+    assert torch.equal(conv.weight, current['weight'])
+
+    # mmdet3d's own conversion of the old mmcv layout (D, H, W, in, out) still works
+    old_layout = {'weight': current['weight'].permute(1, 2, 3, 4, 0).contiguous() + 1}
+    if 'bias' in current:
+        old_layout['bias'] = current['bias']
+    conv.load_state_dict(old_layout)
+    assert torch.equal(conv.weight, current['weight'] + 1)

@@ -5,6 +5,7 @@ import torch
 from mmengine.model import BaseModel
 from torch import Tensor
 
+from d3l.models.utils.weight_transfer import install_transfer_guard
 from d3l.registry import MODELS
 from d3l.structures import PointBatch
 
@@ -17,6 +18,10 @@ class Classifier(BaseModel):
     ``pred_label``, ``scores`` and ``gt_label``.
     """
 
+    #: heads whose checkpoint tensors are dropped when their shape differs
+    #: (see d3l.models.utils.weight_transfer); other mismatches are errors
+    transfer_head_names = ('cls_head',)
+
     def __init__(self, backbone: dict, cls_head: dict, loss: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None, init_cfg=None):
         if data_preprocessor is None:
@@ -27,6 +32,7 @@ class Classifier(BaseModel):
         cls_head.setdefault('in_channels', self.backbone.out_channels)
         self.cls_head = MODELS.build(cls_head)
         self.loss_cls = MODELS.build(loss or dict(type='CrossEntropyLoss'))
+        install_transfer_guard(self)
 
     @property
     def num_classes(self) -> int:

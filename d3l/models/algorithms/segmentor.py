@@ -5,6 +5,7 @@ import torch
 from mmengine.model import BaseModel
 from torch import Tensor
 
+from d3l.models.utils.weight_transfer import install_transfer_guard
 from d3l.registry import MODELS
 from d3l.structures import PointBatch, concat_targets
 
@@ -30,6 +31,10 @@ class Segmentor(BaseModel):
         return_probs: also return per-point class probabilities in predict.
     """
 
+    #: heads whose checkpoint tensors are dropped when their shape differs
+    #: (see d3l.models.utils.weight_transfer); other mismatches are errors
+    transfer_head_names = ('decode_head',)
+
     def __init__(self, backbone: dict, decode_head: dict,
                  loss: Optional[dict] = None, data_preprocessor: Optional[dict] = None,
                  return_probs: bool = False, init_cfg=None):
@@ -42,6 +47,7 @@ class Segmentor(BaseModel):
         self.decode_head = MODELS.build(decode_head)
         self.loss_decode = MODELS.build(loss or dict(type='CrossEntropyLoss'))
         self.return_probs = return_probs
+        install_transfer_guard(self)
 
     @property
     def num_classes(self) -> int:

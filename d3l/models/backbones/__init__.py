@@ -1,3 +1,5 @@
+from .ocnn_unet import OCNNUNet
 from .point_mlp import PointMLP
+from .sparse_unet import SparseUNet
 
-__all__ = ['PointMLP']
+__all__ = ['PointMLP', 'OCNNUNet', 'SparseUNet']

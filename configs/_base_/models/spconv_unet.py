@@ -1,0 +1,17 @@
+# Sparse-convolution U-Net (SpUNet / MinkUNet family) for scene segmentation.
+# 2 cm voxels as for ScanNet; the same widths / blocks as ocnn_unet.py.
+model = dict(
+    type='Segmentor',
+    data_preprocessor=dict(type='PointDataPreprocessor'),
+    backbone=dict(
+        type='SparseUNet',
+        in_channels=6,
+        voxel_size=0.02,
+        stem_channels=32,
+        stem_kernel=3,
+        enc_channels=[32, 64, 128, 256],
+        enc_blocks=[2, 3, 4, 6],
+        dec_channels=[256, 128, 96, 96],
+        dec_blocks=[2, 2, 2, 2]),
+    decode_head=dict(type='SegHead', num_classes=20),
+    loss=dict(type='CrossEntropyLoss', ignore_index=255))
