@@ -1,0 +1,61 @@
+# Pre-training source: SUN RGB-D perspective frames (upright z-up frame through Rtilt),
+# lifted to point clouds, with the teacher's soft labels stored by
+#   python tools/generate_pseudo_labels.py CONFIG
+# Labels are generated for every frame; the toolbox split (allsplit.mat) selects the
+# training and validation frames.
+source_type = 'SUNRGBDDataset'
+source_root = 'data/sunrgbd/SUNRGBD'
+split_file = 'data/sunrgbd/SUNRGBDtoolbox/traintestsplit/allsplit.mat'
+pseudo_label_dir = 'data/pseudo_labels/dpt-ade20k_sunrgbd'
+grid_size = 0.02  # metres
+feat_keys = ('colors', 'normals')
+
+pseudo_label_cfg = dict(
+    source=dict(type=source_type, data_root=source_root, pipeline=[dict(type='LoadRGBD')]),
+    out_dir=pseudo_label_dir,
+    codec=dict(topk=3, prob_dtype='float16'),
+    # one label per 2x2 pixels (~1 cm at 2 m for a 530-row frame): 0.9 MB per frame
+    stride=2,
+    shard_size=64)
+
+train_pipeline = [
+    dict(type='FilterDepthEdges'),
+    dict(type='LiftPerspective', with_normals=True, max_depth=8.0),
+    dict(type='RandomRotate', angle_range=(-3.141592653589793, 3.141592653589793),
+         tilt_range=(-0.04908738521234052, 0.04908738521234052)),
+    dict(type='RandomScale', scale_range=(0.9, 1.1)),
+    dict(type='RandomFlip', axes=('x', 'y'), flip_prob=0.5),
+    dict(type='ChromaticAutoContrast', prob=0.2),
+    dict(type='ChromaticJitter', std=0.05, prob=0.95),
+    dict(type='GridSample', grid_size=grid_size, mode='train'),
+    dict(type='LoadSoftLabels', decode=False),
+    dict(type='PackPointInputs', feat_keys=feat_keys),
+]
+val_pipeline = [
+    dict(type='FilterDepthEdges'),
+    dict(type='LiftPerspective', with_normals=True, max_depth=8.0),
+    dict(type='GridSample', grid_size=grid_size, mode='test'),
+    dict(type='LoadSoftLabels', decode=False, with_hard_labels=True),
+    dict(type='PackPointInputs', feat_keys=feat_keys),
+]
+
+train_dataloader = dict(
+    batch_size=8, num_workers=4, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='d3l.point_collate'),
+    dataset=dict(type='PretrainRGBDDataset', label_dir=pseudo_label_dir,
+                 source=dict(type=source_type, data_root=source_root, split_file=split_file,
+                             split='train', skip_bad_frames=True,
+                             pipeline=[dict(type='LoadRGBD')]),
+                 pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=1, num_workers=4, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='d3l.point_collate'),
+    dataset=dict(type='PretrainRGBDDataset', label_dir=pseudo_label_dir, test_mode=True,
+                 source=dict(type=source_type, data_root=source_root, split_file=split_file,
+                             split='val', pipeline=[dict(type='LoadRGBD')]),
+                 pipeline=val_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='SegMetric')
+test_evaluator = val_evaluator
