@@ -1,10 +1,21 @@
 """Evaluate a checkpoint on a config's test set.
 
     python tools/test.py CONFIG CHECKPOINT [--out DIR] [--work-dir DIR]
+                         [--tta] [--show-dir DIR] [--save-preds DIR]
                          [--cfg-options k=v ...] [--launcher ...]
 
-``--out DIR`` writes ``metrics.json`` (every metric, per-class IoU included)
-and ``per_class.txt`` (the per-class table).
+``--out DIR`` writes ``metrics.json`` (every metric, per-class IoU included),
+``per_class.txt`` (the per-class table) and ``run.json`` (config, checkpoint,
+options; read by ``tools/summarize.py``).
+``--tta`` votes over augmented copies: the config's ``tta_pipeline`` replaces
+the test pipeline and the model is wrapped in ``tta_model`` (default
+``VotingModel``), which averages the class probabilities per point / shape.
+``--show-dir DIR`` writes ``{name}_pred.ply`` / ``{name}_gt.ply`` coloured by
+class (full-resolution scenes); ``--save-preds DIR`` per-point class ids
+(``.npy``; ScanNet also ``.txt`` with NYU40 ids, the benchmark's submission
+format) or ``predictions.csv`` for classification. ``--predict-only`` skips
+scoring, for splits without ground truth (ScanNet test: add
+``--cfg-options test_dataloader.dataset.split=test``).
 """
 import argparse
 import json
@@ -12,7 +23,9 @@ import math
 import os
 import os.path as osp
 
+import d3l.evaluation  # noqa: F401  (registers VotingModel and PredictionExportHook)
 from d3l.engine.cli import (
+    CLIError,
     DictAction,
     adapt_to_device,
     check_checkpoint,
@@ -29,6 +42,15 @@ def parse_args(argv=None):
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--out', help='directory for metrics.json and per_class.txt')
     parser.add_argument('--work-dir', help='where logs go (default: work_dirs/<config>/test)')
+    parser.add_argument('--tta', action='store_true',
+                        help='test-time voting with the config\'s tta_pipeline / tta_model')
+    parser.add_argument('--show-dir', help='write coloured prediction / ground-truth PLYs here')
+    parser.add_argument('--max-show', type=int, default=None,
+                        help='export at most this many PLYs (default: all)')
+    parser.add_argument('--save-preds', help='write per-point predictions (or a CSV) here')
+    parser.add_argument('--predict-only', action='store_true',
+                        help='no ground truth (e.g. ScanNet test split): count predictions '
+                        'instead of scoring them; use with --save-preds / --show-dir')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -56,9 +78,50 @@ def write_results(metrics: dict, out_dir: str) -> None:
         f.write('\n'.join(lines) + '\n')
 
 
+def write_run_info(args, cfg, out_dir: str) -> None:
+    info = dict(config=osp.abspath(args.config), config_name=cfg.config_name,
+                checkpoint=osp.abspath(args.checkpoint), tta=bool(args.tta),
+                cfg_options={k: str(v) for k, v in (args.cfg_options or {}).items()})
+    tmp = osp.join(out_dir, 'run.json.tmp')
+    with open(tmp, 'w', encoding='utf-8') as f:
+        json.dump(info, f, indent=2)
+    os.replace(tmp, osp.join(out_dir, 'run.json'))
+
+
+def apply_tta(cfg, path: str) -> None:
+    """Swap in the voting pipeline and wrap the model (``--tta``)."""
+    if not cfg.get('tta_pipeline'):
+        raise CLIError(f'{path} defines no tta_pipeline; --tta needs one (a mmcv.TestTimeAug '
+                       'whose branches end with PackPointInputs, see docs/downstream.md)')
+    tta_model = dict(cfg.get('tta_model') or dict(type='VotingModel'))
+    cfg.model = dict(**tta_model, module=cfg.model)
+    dataset = cfg.test_dataloader.dataset
+    while 'pipeline' not in dataset and 'dataset' in dataset:  # dataset wrappers
+        dataset = dataset.dataset
+    dataset.pipeline = cfg.tta_pipeline
+
+
+def add_export_hooks(cfg, args) -> None:
+    hooks = list(cfg.get('custom_hooks') or [])
+    if args.show_dir:
+        hooks.append(dict(type='PredictionExportHook', out_dir=args.show_dir, ply=True,
+                          labels=False, max_samples=args.max_show))
+    if args.save_preds:
+        hooks.append(dict(type='PredictionExportHook', out_dir=args.save_preds, ply=False,
+                          labels=True))
+    cfg.custom_hooks = hooks
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
+    if args.tta:
+        apply_tta(cfg, args.config)
+    add_export_hooks(cfg, args)
+    if args.predict_only:
+        if not (args.save_preds or args.show_dir):
+            raise CLIError('--predict-only writes nothing without --save-preds or --show-dir')
+        cfg.test_evaluator = dict(type='PredictionCount')
     check_config_types(cfg, args.config)
     check_checkpoint(args.checkpoint)
     cfg.launcher = args.launcher
@@ -76,6 +139,7 @@ def main(argv=None):
     metrics = runner.test()
     if args.out and runner.rank == 0:
         write_results(metrics, args.out)
+        write_run_info(args, cfg, args.out)
     return metrics
 
 

@@ -1,0 +1,53 @@
+# ScanNet v2 semantic segmentation, 20 benchmark classes, full training set.
+# Data: Pointcept's preprocessed layout ({data_root}/{train,val,test}/{scene}/coord.npy ...),
+# written by tools/data_converters/scannet.py (see docs/data_preparation.md).
+# Evaluation covers every vertex of the val scenes (GridSample keeps the inverse map).
+# LA / LR configs set train_dataloader.dataset.la_file / lr_file.
+dataset_type = 'ScanNetDataset'
+data_root = 'data/scannet'
+grid_size = 0.02  # metres, the paper's 2 cm voxels / octree leaves
+feat_keys = ('colors', 'normals')
+
+train_pipeline = [
+    dict(type='RandomRotate', angle_range=(-3.141592653589793, 3.141592653589793),
+         tilt_range=(-0.04908738521234052, 0.04908738521234052)),  # any yaw, tilt <= pi/64
+    dict(type='RandomScale', scale_range=(0.9, 1.1)),
+    dict(type='RandomFlip', axes=('x', 'y'), flip_prob=0.5),
+    dict(type='ElasticDistortion', params=((0.2, 0.4), (0.8, 1.6))),
+    dict(type='ChromaticAutoContrast', prob=0.2),
+    dict(type='ChromaticJitter', std=0.05, prob=0.95),
+    dict(type='GridSample', grid_size=grid_size, mode='train'),
+    dict(type='LimitPoints', max_points=120000, mode='sphere'),
+    dict(type='PackPointInputs', feat_keys=feat_keys),
+]
+test_pipeline = [
+    dict(type='GridSample', grid_size=grid_size, mode='test', return_inverse=True),
+    dict(type='PackPointInputs', feat_keys=feat_keys),
+]
+# tools/test.py --tta: average the class probabilities of the scene turned by 0, 90, 180
+# and 270 degrees about the up axis (each copy voxelised anew and mapped back to every vertex)
+tta_pipeline = [
+    dict(type='mmcv.TestTimeAug', transforms=[
+        [dict(type='RandomRotate', angle_range=(a * 1.5707963267948966,) * 2,
+              tilt_range=(0.0, 0.0)) for a in range(4)],
+        [dict(type='GridSample', grid_size=grid_size, mode='test', return_inverse=True)],
+        [dict(type='PackPointInputs', feat_keys=feat_keys)],
+    ]),
+]
+tta_model = dict(type='VotingModel')
+
+train_dataloader = dict(
+    batch_size=4, num_workers=4, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='d3l.point_collate'),
+    dataset=dict(type=dataset_type, data_root=data_root, split='train',
+                 pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=1, num_workers=4, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='d3l.point_collate'),
+    dataset=dict(type=dataset_type, data_root=data_root, split='val',
+                 pipeline=test_pipeline, test_mode=True))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='SegMetric')
+test_evaluator = val_evaluator

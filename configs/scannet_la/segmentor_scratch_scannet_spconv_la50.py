@@ -1,0 +1,3 @@
+# ScanNet Limited Annotations (50 annotated points per scene), SparseConv U-Net from scratch.
+_base_ = ['./segmentor_scratch_scannet_spconv_la20.py']
+train_dataloader = dict(dataset=dict(la_file='data/scannet/tasks/points/points50'))
