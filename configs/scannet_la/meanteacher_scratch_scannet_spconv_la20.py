@@ -1,0 +1,9 @@
+# Mean teacher (EMA 0.999, consistency ramped to 10 over 30 epochs) with the
+# unlabelled data = the points outside the 20 annotated points of every scene, added to
+# segmentor_scratch_scannet_spconv_la20.py (see docs/semi_supervised.md).
+_base_ = ['./segmentor_scratch_scannet_spconv_la20.py', '../_base_/semi/mean_teacher.py']
+model = dict(_delete_=True, type='SemiSupervised', model=_base_.model,
+             consistency_loss=_base_.mt_consistency_loss, test_with='student')
+custom_hooks = _base_.custom_hooks + _base_.mt_hooks
+train_dataloader = dict(dataset=dict(
+    _delete_=True, type='SemiDataset', num_views=2, labeled=_base_.train_dataloader.dataset))

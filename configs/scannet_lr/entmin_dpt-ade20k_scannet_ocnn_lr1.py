@@ -1,0 +1,11 @@
+# Entropy minimisation (weight 0.5) on the unlabelled data =
+# the training scenes outside the 1% list, added to
+# segmentor_dpt-ade20k_scannet_ocnn_lr1.py (see docs/semi_supervised.md).
+_base_ = ['./segmentor_dpt-ade20k_scannet_ocnn_lr1.py', '../_base_/semi/entmin.py']
+model = dict(_delete_=True, type='SemiSupervised', model=_base_.model,
+             entropy_loss=_base_.entmin_loss)
+train_dataloader = dict(
+    sampler=dict(_delete_=True, type='SemiSampler', num_unlabeled=1),
+    dataset=dict(_delete_=True, type='SemiDataset',
+                 labeled=_base_.train_dataloader.dataset,
+                 unlabeled=dict(_base_.train_dataloader.dataset, subset='unlabeled')))
