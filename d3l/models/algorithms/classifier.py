@@ -1,38 +1,29 @@
 """Shape classification: encoder with global pooling + ClsHead + loss."""
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional
 
 import torch
-from mmengine.model import BaseModel
 from torch import Tensor
 
-from d3l.models.utils.weight_transfer import install_transfer_guard
 from d3l.registry import MODELS
 from d3l.structures import PointBatch
 
+from .base import PointAlgorithm
+
 
 @MODELS.register_module()
-class Classifier(BaseModel):
+class Classifier(PointAlgorithm):
     """Backbone returning one pooled feature per cloud (B, C), a ClsHead.
 
     Data samples carry ``label`` (int). ``predict`` returns per cloud
     ``pred_label``, ``scores`` and ``gt_label``.
     """
 
-    #: heads whose checkpoint tensors are dropped when their shape differs
-    #: (see d3l.models.utils.weight_transfer); other mismatches are errors
     transfer_head_names = ('cls_head',)
 
     def __init__(self, backbone: dict, cls_head: dict, loss: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None, init_cfg=None):
-        if data_preprocessor is None:
-            data_preprocessor = dict(type='PointDataPreprocessor')
-        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.backbone = MODELS.build(backbone)
-        cls_head = dict(cls_head)
-        cls_head.setdefault('in_channels', self.backbone.out_channels)
-        self.cls_head = MODELS.build(cls_head)
-        self.loss_cls = MODELS.build(loss or dict(type='CrossEntropyLoss'))
-        install_transfer_guard(self)
+        super().__init__(backbone, cls_head, 'cls_head', loss, 'loss_cls', data_preprocessor,
+                         init_cfg)
 
     @property
     def num_classes(self) -> int:
@@ -45,16 +36,6 @@ class Classifier(BaseModel):
                 f'Classifier needs a backbone with global pooling (one row per cloud); '
                 f'got {feats.shape[0]} rows for {inputs.batch_size} clouds')
         return self.cls_head(feats)
-
-    def forward(self, inputs: PointBatch, data_samples: Optional[List[dict]] = None,
-                mode: str = 'tensor') -> Union[Dict[str, Tensor], List[dict], Tensor]:
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            return self._forward(inputs)
-        raise ValueError(f'Classifier.forward: invalid mode {mode!r}')
 
     @staticmethod
     def _labels(data_samples: List[dict], device) -> Tensor:

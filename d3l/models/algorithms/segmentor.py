@@ -1,17 +1,17 @@
 """Point-cloud semantic segmentation: backbone + SegHead + loss."""
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional
 
 import torch
-from mmengine.model import BaseModel
 from torch import Tensor
 
-from d3l.models.utils.weight_transfer import install_transfer_guard
 from d3l.registry import MODELS
 from d3l.structures import PointBatch, concat_targets
 
+from .base import PointAlgorithm
+
 
 @MODELS.register_module()
-class Segmentor(BaseModel):
+class Segmentor(PointAlgorithm):
     """Backbone producing per-point features, a :class:`SegHead`, a loss.
 
     ``forward(inputs, data_samples, mode)`` follows MMEngine:
@@ -31,23 +31,14 @@ class Segmentor(BaseModel):
         return_probs: also return per-point class probabilities in predict.
     """
 
-    #: heads whose checkpoint tensors are dropped when their shape differs
-    #: (see d3l.models.utils.weight_transfer); other mismatches are errors
     transfer_head_names = ('decode_head',)
 
     def __init__(self, backbone: dict, decode_head: dict,
                  loss: Optional[dict] = None, data_preprocessor: Optional[dict] = None,
                  return_probs: bool = False, init_cfg=None):
-        if data_preprocessor is None:
-            data_preprocessor = dict(type='PointDataPreprocessor')
-        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.backbone = MODELS.build(backbone)
-        decode_head = dict(decode_head)
-        decode_head.setdefault('in_channels', self.backbone.out_channels)
-        self.decode_head = MODELS.build(decode_head)
-        self.loss_decode = MODELS.build(loss or dict(type='CrossEntropyLoss'))
+        super().__init__(backbone, decode_head, 'decode_head', loss, 'loss_decode',
+                         data_preprocessor, init_cfg)
         self.return_probs = return_probs
-        install_transfer_guard(self)
 
     @property
     def num_classes(self) -> int:
@@ -58,16 +49,6 @@ class Segmentor(BaseModel):
 
     def _forward(self, inputs: PointBatch, data_samples=None) -> Tensor:
         return self.decode_head(self.extract_feat(inputs))
-
-    def forward(self, inputs: PointBatch, data_samples: Optional[List[dict]] = None,
-                mode: str = 'tensor') -> Union[Dict[str, Tensor], List[dict], Tensor]:
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            return self._forward(inputs, data_samples)
-        raise ValueError(f'Segmentor.forward: invalid mode {mode!r}')
 
     def loss(self, inputs: PointBatch, data_samples: List[dict]) -> Dict[str, Tensor]:
         logits = self._forward(inputs)
