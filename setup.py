@@ -44,7 +44,7 @@ setup(
         'mmseg': ['mmsegmentation==1.2.2'],
         'mmdet3d': read_requirements('mmdet3d_no_deps.txt') + read_requirements('mmdet3d.txt'),
         'spconv': ['spconv>=2.3'],
-        'hf': ['transformers>=4.40'],
+        'hf': read_requirements('hf.txt'),
         'dev': read_requirements('tests.txt'),
     },
     classifiers=[

@@ -7,9 +7,10 @@
 #   3. mmcv-lite / mmsegmentation / ocnn with --no-deps (their metadata would
 #      replace torch or ask for full mmcv),
 #   4. optional extras, 5. d3l itself (editable, --no-deps).
-# Usage: bash tools/setup_env.sh [--dev] [--mmdet3d] [--no-optional] [--venv DIR]
-#   --dev       also test tools (pytest, ruff) and the mmdet3d extra (tests use it)
+# Usage: bash tools/setup_env.sh [--dev] [--mmdet3d] [--hf] [--no-optional] [--venv DIR]
+#   --dev       also test tools (pytest, ruff) and the mmdet3d and hf extras (tests use them)
 #   --mmdet3d   mmdet 3.3.0 + mmdet3d 1.4.0 (--no-deps) and what they import
+#   --hf        transformers, for Hugging Face teachers
 # Environment: PYTHON (default python3.11 if present, else python3), D3L_TORCH_SPEC.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,11 +18,13 @@ cd "$(dirname "$0")/.."
 VENV=.venv
 DEV=0
 MMDET3D=0
+HF=0
 OPTIONAL=1
 while [ $# -gt 0 ]; do
   case "$1" in
-    --dev) DEV=1; MMDET3D=1 ;;
+    --dev) DEV=1; MMDET3D=1; HF=1 ;;
     --mmdet3d) MMDET3D=1 ;;
+    --hf) HF=1 ;;
     --no-optional) OPTIONAL=0 ;;
     --venv) VENV="$2"; shift ;;
     *) echo "setup_env.sh: unknown option $1" >&2; exit 2 ;;
@@ -46,8 +49,12 @@ pip_install -r requirements/runtime.txt
 echo "[setup_env] 3/5 mmcv-lite, mmsegmentation, ocnn (--no-deps)"
 pip_install --no-deps -r requirements/no_deps.txt
 if [ "$OPTIONAL" = 1 ]; then
-  echo "[setup_env] 4/5 optional: spconv, py360convert, transformers"
+  echo "[setup_env] 4/5 optional: spconv, py360convert"
   pip_install -r requirements/optional.txt
+fi
+if [ "$HF" = 1 ]; then
+  echo "[setup_env] 4/5 hf extra: transformers"
+  pip_install -r requirements/hf.txt
 fi
 if [ "$MMDET3D" = 1 ]; then
   echo "[setup_env] 4/5 mmdet3d extra (--no-deps) and its imports"
