@@ -16,10 +16,11 @@ import torch
 from mmengine.config import Config, ConfigDict, DictAction
 
 from d3l.utils.compat import CorruptCheckpointError, UnsafeCheckpointError, safe_torch_load
+from d3l.utils.errors import D3LError
 
 
-class CLIError(Exception):
-    """A user error: printed as one line, exit code 2."""
+class CLIError(D3LError):
+    """A user error found by the tool itself: printed as one line, exit 2."""
 
 
 # ----------------------------------------------------------------------------
@@ -209,15 +210,21 @@ def find_resume_checkpoint(work_dir: str) -> Optional[str]:
 
 
 def run_cli(main) -> None:
-    """Run ``main()``; a :class:`CLIError` (or a registry miss) becomes one
-    line on stderr and exit code 2."""
+    """Run ``main()``. A user error (:class:`~d3l.utils.errors.D3LError`, a
+    missing file, a registry miss raised while the runner builds a component
+    lazily) becomes one line on stderr and exit code 2; ``D3L_DEBUG=1``
+    shows the traceback instead."""
+    if os.environ.get('D3L_DEBUG') == '1':
+        main()
+        return
     try:
         main()
-    except CLIError as err:
-        print(f'error: {err}', file=sys.stderr)
+    except (D3LError, FileNotFoundError) as err:
+        message = str(err) or type(err).__name__
+        print(f'error: {message.splitlines()[0] if len(message) < 2000 else message[:2000]}',
+              file=sys.stderr)
         sys.exit(2)
     except KeyError as err:
-        # a registry miss raised while the runner builds a component lazily
         message = str(err.args[0]) if err.args else ''
         if 'registry' not in message:
             raise

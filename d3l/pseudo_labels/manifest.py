@@ -25,6 +25,8 @@ import os.path as osp
 import time
 from typing import Any, Dict, List
 
+from d3l.utils.errors import D3LError
+
 FORMAT_VERSION = 1
 MANIFEST_NAME = 'manifest.json'
 
@@ -33,7 +35,7 @@ IDENTITY_KEYS = ('format_version', 'teacher', 'num_classes', 'codec', 'stride', 
                  'frame_ids', 'shard_size')
 
 
-class LabelStoreError(RuntimeError):
+class LabelStoreError(D3LError, RuntimeError):
     """A label directory, manifest or shard is missing, corrupt or does not
     match what the caller expects."""
 

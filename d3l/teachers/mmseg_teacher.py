@@ -11,6 +11,7 @@ from torch import Tensor
 
 from d3l.registry import MODELS
 from d3l.utils.compat import CorruptCheckpointError, UnsafeCheckpointError, safe_torch_load
+from d3l.utils.errors import D3LError
 
 from .base import BaseTeacher, check_class_names
 
@@ -18,7 +19,7 @@ from .base import BaseTeacher, check_class_names
 DEFAULT_MMSEG_CONFIG = 'mmseg::dpt/dpt_vit-b16_8xb2-160k_ade20k-512x512.py'
 
 
-class TeacherCheckpointError(RuntimeError):
+class TeacherCheckpointError(D3LError, RuntimeError):
     """A teacher's weights are missing, unreadable or do not fit its model."""
 
 

@@ -61,18 +61,20 @@ import warnings
 import zipfile
 from typing import Callable, Dict, List
 
+from d3l.utils.errors import D3LError
+
 APPLIED: Dict[str, bool] = {}
 
 
-class UnsafeCheckpointError(RuntimeError):
+class UnsafeCheckpointError(D3LError, RuntimeError):
     """A checkpoint's pickle references a global outside the allowlist."""
 
 
-class CorruptCheckpointError(RuntimeError):
+class CorruptCheckpointError(D3LError, RuntimeError):
     """A checkpoint file is truncated or not a torch checkpoint."""
 
 
-class MissingCompiledOpError(RuntimeError):
+class MissingCompiledOpError(D3LError, RuntimeError):
     """A compiled mmcv op was used while only mmcv-lite is installed."""
 
 

@@ -34,6 +34,8 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+from d3l.utils.errors import D3LError
+
 MESH_SUFFIX = '_vh_clean_2.ply'
 LABELS_SUFFIX = '_vh_clean_2.labels.ply'
 SEGS_SUFFIX = '_vh_clean_2.0.010000.segs.json'
@@ -41,7 +43,7 @@ AGGREGATION_SUFFIX = '.aggregation.json'
 SPLITS = ('train', 'val', 'test')
 
 
-class SceneError(ValueError):
+class SceneError(D3LError, ValueError):
     """A scene's files are inconsistent; the message names the scene."""
 
 

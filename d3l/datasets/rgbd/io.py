@@ -32,11 +32,13 @@ from typing import Optional, Sequence
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from d3l.utils.errors import D3LError
+
 DEPTH_ENCODINGS = ('uint16', 'sunrgbd', 'nyu_raw', 'float', 'auto')
 FLOAT_EXTENSIONS = ('.npy', '.npz', '.exr')
 
 
-class BadFrameError(ValueError):
+class BadFrameError(D3LError, ValueError):
     """A frame's files are missing, unreadable or inconsistent.
 
     Datasets with ``skip_bad_frames=True`` catch it, warn, count the frame

@@ -32,6 +32,8 @@ import numpy as np
 from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 
+from d3l.utils.errors import D3LError
+
 from . import writers as W
 from .classes import CLASSES_2D, CLASSES_3D, IGNORE_INDEX, RELATION_2D_TO_3D
 from .presets import WorldPreset, get_preset
@@ -51,7 +53,7 @@ GENERATOR_VERSION = 2
 POOLS = dict(teacher_train=0, teacher_val=1, pretrain=2, train=3, val=4)
 
 
-class WorldMismatchError(RuntimeError):
+class WorldMismatchError(D3LError, RuntimeError):
     """``out_dir`` holds (part of) a world of another seed / preset."""
 
 

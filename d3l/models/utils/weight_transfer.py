@@ -32,11 +32,13 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 from mmengine.logging import print_log
 from torch import Tensor, nn
 
+from d3l.utils.errors import D3LError
+
 #: attribute of a guarded module holding one-shot options for its next load
 _PENDING = '_d3l_transfer_pending'
 
 
-class WeightTransferError(RuntimeError):
+class WeightTransferError(D3LError, RuntimeError):
     """A checkpoint tensor outside the heads does not fit the model."""
 
 
