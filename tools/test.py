@@ -59,10 +59,19 @@ def parse_args(argv=None):
     return args
 
 
+def _plain(value):
+    """A metric as JSON can hold it: numpy scalars (mmseg's IoUMetric gives
+    float32) become Python numbers, NaN (a class absent from the data) None."""
+    if hasattr(value, 'item') and getattr(value, 'ndim', 1) == 0:
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
 def write_results(metrics: dict, out_dir: str) -> None:
     os.makedirs(out_dir, exist_ok=True)
-    clean = {k: (None if isinstance(v, float) and math.isnan(v) else v)
-             for k, v in metrics.items()}
+    clean = {k: _plain(v) for k, v in metrics.items()}
     tmp = osp.join(out_dir, 'metrics.json.tmp')
     with open(tmp, 'w', encoding='utf-8') as f:
         json.dump(clean, f, indent=2)
@@ -72,7 +81,7 @@ def write_results(metrics: dict, out_dir: str) -> None:
     for name, value in per_class.items():
         lines.append(f'{name:<24} {"absent" if value is None else f"{value:8.2f}":>8}')
     for key, value in clean.items():
-        if '.' not in key and isinstance(value, (int, float)):
+        if '.' not in key and isinstance(value, (int, float)) and not isinstance(value, bool):
             lines.append(f'{key:<24} {value:8.2f}')
     with open(osp.join(out_dir, 'per_class.txt'), 'w', encoding='utf-8') as f:
         f.write('\n'.join(lines) + '\n')

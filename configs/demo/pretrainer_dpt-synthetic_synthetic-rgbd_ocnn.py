@@ -1,0 +1,37 @@
+# Pre-train the small O-CNN U-Net on the synthetic 2D teacher's soft labels (30 classes)
+# of the synthetic world's RGB-D frames and panoramas, as configs/pretrain/ does with DPT
+# on ADE20K and Matterport3D / SUN RGB-D. tools/demo.py runs the three steps with the
+# world's paths; by hand (WORLD = the world folder, TEACHER = the teacher checkpoint):
+#   1. python tools/generate_pseudo_labels.py THIS_CONFIG --cfg-options \
+#          teacher.checkpoint=TEACHER pseudo_label_cfg.source.data_root=WORLD/rgbd
+#   2. python tools/train.py THIS_CONFIG --cfg-options \
+#          train_dataloader.dataset.source.data_root=WORLD/rgbd
+#   3. python tools/export_backbone.py work_dirs/<this config>/iter_N.pth \
+#          checkpoints/d3l_dpt-synthetic_ocnn.pth    (load_from of the dpt-synthetic configs)
+_base_ = [
+    '../_base_/default_runtime.py',
+    './_base_/schedules/sgd_poly_iters.py',
+    './_base_/models/ocnn_unet_small.py',
+    './_base_/datasets/synthetic_rgbd_pretrain.py',
+    '../_base_/teachers/dpt_vit-b16_ade20k.py',
+]
+# the teacher of configs/demo/dpt_scratch_synthetic-seg2d_vit-tiny.py, trained on the
+# world's labelled photos; panoramas go to it as perspective crops (it saw photos only)
+teacher = dict(
+    config='configs/demo/dpt_scratch_synthetic-seg2d_vit-tiny.py',
+    checkpoint='work_dirs/dpt_scratch_synthetic-seg2d_vit-tiny/iter_1200.pth',
+    scale=None,
+    panorama=dict(mode='crops', fov=90, yaws=8, pitches=(-60, 0, 60)))
+num_teacher_classes = 30
+model = dict(
+    type='Pretrainer',
+    decode_head=dict(num_classes=num_teacher_classes),  # dropped after pre-training
+    loss=dict(_delete_=True, type='SoftCrossEntropyLoss'))
+max_iters = 1000
+optim_wrapper = dict(optimizer=dict(lr=0.05))
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
+val_cfg = None
+test_cfg = None
+default_hooks = dict(logger=dict(interval=50), checkpoint=dict(by_epoch=False, interval=-1,
+                                                                save_last=True))
+log_processor = dict(by_epoch=False)

@@ -1,0 +1,165 @@
+"""tools/demo.py end to end on the tiny preset (world -> 2D teacher ->
+pseudo-labels -> 3D pre-training -> fine-tuning scratch / pre-trained ->
+report), its resume and its refusal of a folder made with other settings."""
+import json
+import math
+import os
+import os.path as osp
+
+import numpy as np
+import pytest
+
+SETTINGS = ('la20', 'la200', 'lr25')  # the tiny preset's LR setting: 25 % of 4 rooms
+SEEDS = 2
+
+
+@pytest.fixture(scope='module')
+def demo(tmp_path_factory, request):
+    from conftest import run_tool
+    out = tmp_path_factory.mktemp('demo') / 'tiny'
+    proc = run_tool('demo.py', '--out', out, '--preset', 'tiny', '--seeds', SEEDS,
+                    timeout=600)
+    return out, proc
+
+
+def _results(out):
+    with open(out / 'results.json', encoding='utf-8') as f:
+        return json.load(f)
+
+
+def test_results_json_has_the_issue_schema(demo):
+    out, _ = demo
+    results = _results(out)
+    assert 0.0 <= results['teacher_2d_miou'] <= 100.0
+    for init in ('scratch', 'pretrained'):
+        assert set(results[init]) == set(SETTINGS)
+        for setting in SETTINGS:
+            per_seed = results['per_seed'][init][setting]
+            assert len(per_seed) == SEEDS
+            assert all(math.isfinite(v) and 0.0 <= v <= 100.0 for v in per_seed)
+            # the headline number is the mean over seeds, std the sample spread
+            assert results[init][setting] == pytest.approx(np.mean(per_seed), abs=0.01)
+            assert results['std'][init][setting] == pytest.approx(
+                np.std(per_seed, ddof=1), abs=0.01)
+    for setting in SETTINGS:
+        gain = np.subtract(results['per_seed']['pretrained'][setting],
+                           results['per_seed']['scratch'][setting])
+        assert results['gain'][setting]['mean'] == pytest.approx(gain.mean(), abs=0.02)
+
+
+def test_each_run_scores_its_own_evaluation(demo):
+    out, _ = demo
+    results = _results(out)
+    for init in ('scratch', 'pretrained'):
+        for seed in range(SEEDS):
+            job = out / 'finetune' / f'{init}_la20_seed{seed}'
+            with open(job / 'eval' / 'metrics.json', encoding='utf-8') as f:
+                metrics = json.load(f)
+            assert results['per_seed'][init]['la20'][seed] == pytest.approx(
+                metrics['mIoU'], abs=0.01)
+
+
+def test_only_the_pretrained_runs_load_the_pretrained_backbone(demo):
+    out, _ = demo
+    scratch_log = (out / 'finetune' / 'scratch_la20_seed0' / 'job.log').read_text()
+    pretrained_log = (out / 'finetune' / 'pretrained_la20_seed0' / 'job.log').read_text()
+    assert 'weight transfer' not in scratch_log
+    assert 'weight transfer from a state dict loaded into Segmentor: loaded' in pretrained_log
+    assert str(out / 'pretrain' / 'backbone.pth') in pretrained_log
+
+
+def test_report_files(demo):
+    from plyfile import PlyData
+    out, proc = demo
+    markdown = (out / 'results.md').read_text(encoding='utf-8')
+    assert '| Method | LA 20 pts | LA 200 pts | LR 25 % |' in markdown
+    results = _results(out)
+    assert f'{results["scratch"]["la20"]:.1f} ± {results["std"]["scratch"]["la20"]:.1f}' \
+        in markdown
+    import matplotlib.image
+    image = matplotlib.image.imread(out / 'results.png')
+    assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
+    # the console named every stage with its duration
+    for stage in ('2D teacher', 'soft pseudo-labels', '3D pre-training', 'fine-tuning'):
+        assert any(stage in line and 'done in' in line for line in proc.stdout.splitlines())
+
+    plys = sorted(os.listdir(out / 'ply'))
+    pseudo = [p for p in plys if p.endswith('_pseudo.ply')]
+    assert len(pseudo) == 1
+    vertex = PlyData.read(str(out / 'ply' / pseudo[0]))['vertex']
+    labels = np.asarray(vertex['label'])
+    assert vertex.count > 100
+    assert ((labels < 30) | (labels == 255)).all() and (labels < 30).mean() > 0.5
+    # predictions cover every point of the validation room, beside its ground truth
+    pred_dir = out / 'ply' / 'val_pretrained_la20'
+    (pred_name,) = [p for p in os.listdir(pred_dir) if p.endswith('_pred.ply')]
+    scene = pred_name[:-len('_pred.ply')]
+    coord = np.load(out / 'world' / 'scannet' / 'val' / scene / 'coord.npy')
+    gt_labels = np.load(out / 'world' / 'scannet' / 'val' / scene / 'segment20.npy')
+    pred = PlyData.read(str(pred_dir / pred_name))['vertex']
+    gt = PlyData.read(str(pred_dir / f'{scene}_gt.ply'))['vertex']
+    assert pred.count == gt.count == len(coord)
+    np.testing.assert_allclose(np.stack([gt['x'], gt['y'], gt['z']], 1), coord, atol=1e-5)
+    gt_ply = np.asarray(gt['label'])
+    valid = gt_labels.reshape(-1) >= 0
+    np.testing.assert_array_equal(gt_ply[valid], gt_labels.reshape(-1)[valid])
+
+
+def test_rerun_resumes_finished_and_redoes_removed_jobs(demo):
+    from conftest import run_tool
+    out, _ = demo
+    before = _results(out)
+    os.remove(out / 'finetune' / 'scratch_la200_seed1' / 'result.json')
+    proc = run_tool('demo.py', '--out', out, '--preset', 'tiny', '--seeds', SEEDS)
+    total_jobs = 3 + 2 * len(SETTINGS) * SEEDS
+    assert f'{total_jobs - 1} of {total_jobs} jobs already done' in proc.stdout
+    started = [line for line in proc.stdout.splitlines() if 'started' in line]
+    assert len(started) == 1 and 'scratch la200 seed 1' in started[0]
+    after = _results(out)
+    # seeded: the redone run reproduces its score; the others are the cached ones
+    assert after['per_seed'] == before['per_seed']
+
+
+def test_refuses_a_folder_of_another_preset(demo):
+    from conftest import run_tool
+    out, _ = demo
+    proc = run_tool('demo.py', '--out', out, '--preset', 'default', check=False)
+    assert proc.returncode == 2
+    assert 'another configuration' in proc.stderr and str(out) in proc.stderr
+    assert osp.isfile(out / 'results.json')
+
+
+def test_oracle_teacher_config_uses_the_worlds_2d_classes():
+    from mmengine.config import Config
+
+    from d3l.datasets.synthetic import CLASSES_2D
+    from d3l.registry import MODELS
+    config = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),
+                      'configs', 'demo', 'pretrainer_gt-synthetic_synthetic-rgbd_ocnn.py')
+    cfg = Config.fromfile(config)
+    assert tuple(cfg.teacher.class_names) == CLASSES_2D
+    assert cfg.model.decode_head.num_classes == len(CLASSES_2D)
+    teacher = MODELS.build(cfg.teacher)
+    labels = np.array([[0, 29], [255, 4]])
+    probs = teacher.label_frame(dict(frame_id='f', pixel_labels=labels,
+                                     img=np.zeros((2, 2, 3), np.uint8))).numpy()
+    assert probs.shape == (len(CLASSES_2D), 2, 2)
+    flat = probs.reshape(len(CLASSES_2D), 4)
+    np.testing.assert_array_equal(flat.argmax(0)[[0, 1, 3]], [0, 29, 4])
+    # label smoothing 0.1 over 30 classes; an unlabelled pixel has no distribution
+    assert flat[0, 0] == pytest.approx(0.9 + 0.1 / 30, abs=1e-6)
+    assert flat[:, 2].sum() == 0
+
+
+def test_oracle_teacher_demo(tmp_path):
+    from conftest import run_tool
+    out = tmp_path / 'oracle'
+    proc = run_tool('demo.py', '--out', out, '--preset', 'tiny', '--seeds', 1,
+                    '--teacher', 'oracle')
+    results = _results(out)
+    assert results['teacher'] == 'oracle' and results['teacher_2d_miou'] == 100.0
+    # the stored labels are the frames' ground truth
+    assert results['pseudo_labels']['miou'] == pytest.approx(100.0)
+    assert not (out / 'teacher').exists()
+    assert 'oracle teacher' in proc.stdout
+    assert set(results['pretrained']) == set(SETTINGS)
