@@ -61,8 +61,13 @@ def test_each_run_scores_its_own_evaluation(demo):
 
 def test_only_the_pretrained_runs_load_the_pretrained_backbone(demo):
     out, _ = demo
-    scratch_log = (out / 'finetune' / 'scratch_la20_seed0' / 'job.log').read_text()
-    pretrained_log = (out / 'finetune' / 'pretrained_la20_seed0' / 'job.log').read_text()
+    def training_log(init):
+        # the part before the final checkpoint (tools/test.py loads one too)
+        log = (out / 'finetune' / f'{init}_la20_seed0' / 'job.log').read_text()
+        assert 'Saving checkpoint' in log
+        return log.split('Saving checkpoint')[0]
+
+    scratch_log, pretrained_log = training_log('scratch'), training_log('pretrained')
     assert 'weight transfer' not in scratch_log
     assert 'weight transfer from a state dict loaded into Segmentor: loaded' in pretrained_log
     assert str(out / 'pretrain' / 'backbone.pth') in pretrained_log
