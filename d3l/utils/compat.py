@@ -28,6 +28,14 @@ Patches
     spconv 2.3.8 asks ``torch.cuda.current_stream()`` for every op, even on
     CPU tensors, which fails on a CPU-only torch. Without CUDA we return
     stream 0 (the CPU kernels ignore it). Inactive when CUDA is available.
+``spconv_cpu_single_thread``
+    spconv 2.3.8's CPU kernels race when torch runs more than one thread:
+    the same SparseUNet forward on the same input differs from run to run
+    by up to 0.05 (measured with 2 threads; exact with 1), so training and
+    evaluation on CPU would be silently wrong. Every compute op of
+    ``spconv.pytorch.ops`` (index pairs, convolutions, pooling, forward and
+    backward) runs with one torch thread when its tensors are on the CPU;
+    CUDA calls are untouched. Inactive when spconv is not installed.
 ``ocnn_without_torchvision``
     ocnn 2.3.3 imports torchvision in ``ocnn.models.image2shape`` only (for
     one image model); the PyPI torchvision wheel does not load beside the CPU
@@ -321,6 +329,59 @@ def _install_spconv_patch():
     return True
 
 
+#: the compute ops of spconv.pytorch.ops (spconv 2.3.8); functional.py,
+#: conv.py and pool.py call them as ``ops.<name>``, so wrapping the module
+#: attributes covers forward and backward
+SPCONV_CPU_OPS = (
+    'get_indice_pairs', 'get_indice_pairs_implicit_gemm', 'indice_conv',
+    'indice_conv_backward', 'fused_indice_conv', 'implicit_gemm', 'implicit_gemm_backward',
+    'indice_maxpool', 'indice_maxpool_backward', 'indice_maxpool_implicit_gemm',
+    'indice_maxpool_implicit_gemm_backward', 'indice_avgpool_implicit_gemm',
+    'indice_avgpool_implicit_gemm_backward', 'global_pool_rearrange')
+
+
+def _first_tensor_on_cpu(args, kwargs) -> bool:
+    import torch
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, torch.Tensor):
+            return value.device.type == 'cpu'
+    return False
+
+
+def _single_threaded_on_cpu(function):
+    import functools
+
+    import torch
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        threads = torch.get_num_threads()
+        if threads == 1 or not _first_tensor_on_cpu(args, kwargs):
+            return function(*args, **kwargs)
+        torch.set_num_threads(1)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            torch.set_num_threads(threads)
+
+    wrapper._d3l_single_threaded = True
+    return wrapper
+
+
+def _patch_spconv_ops(module):
+    for name in SPCONV_CPU_OPS:
+        function = getattr(module, name, None)
+        if callable(function) and not getattr(function, '_d3l_single_threaded', False):
+            setattr(module, name, _single_threaded_on_cpu(function))
+
+
+def _install_spconv_thread_patch():
+    if not _module_importable('spconv'):
+        return False
+    when_imported('spconv.pytorch.ops', _patch_spconv_ops)
+    return True
+
+
 # ----------------------------------------------------------------------------
 # ocnn without torchvision
 # ----------------------------------------------------------------------------
@@ -431,6 +492,7 @@ PATCHES = {
     'mmcv_ops_placeholder': _install_mmcv_ops_placeholder,
     'ocnn_without_torchvision': _install_ocnn_patch,
     'spconv_cpu_stream': _install_spconv_patch,
+    'spconv_cpu_single_thread': _install_spconv_thread_patch,
     'mmdet3d_spconv_state_dict': _install_mmdet3d_spconv_patch,
     'checkpoint_loading': _patch_checkpoint_loading,
     'mmengine_cpu_distributed': _patch_mmengine_cpu_dist,

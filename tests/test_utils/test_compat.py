@@ -116,6 +116,34 @@ def test_mmcv_placeholder_inactive_with_compiled_ops(tmp_path, monkeypatch):
 
 
 # ---------------------------------------------------------------- spconv
+def test_spconv_cpu_ops_are_deterministic_with_several_threads():
+    spconv = pytest.importorskip('spconv.pytorch')
+    import spconv.pytorch.ops as ops
+    assert all(getattr(getattr(ops, name), '_d3l_single_threaded', False)
+               for name in compat.SPCONV_CPU_OPS if hasattr(ops, name))
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    cells = np.unique(rng.integers(0, 24, (3000, 3)), axis=0)
+    indices = torch.tensor(np.concatenate([np.zeros((len(cells), 1)), cells], 1),
+                           dtype=torch.int32)
+    features = torch.rand(len(cells), 16)
+    net = spconv.SparseSequential(
+        spconv.SubMConv3d(16, 32, 3, indice_key='a'), torch.nn.ReLU(),
+        spconv.SparseConv3d(32, 32, 2, stride=2, indice_key='down'), torch.nn.ReLU(),
+        spconv.SparseInverseConv3d(32, 16, 2, indice_key='down'))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # the racing case (spconv 2.3.8 unpatched: diffs ~0.05)
+    try:
+        outs = []
+        for _ in range(4):
+            out = net(spconv.SparseConvTensor(features, indices, [24, 24, 24], 1)).features
+            outs.append(out.detach())
+    finally:
+        torch.set_num_threads(threads)
+    for out in outs[1:]:
+        assert torch.equal(out, outs[0])
+
+
 def test_spconv_forward_backward_on_cpu():
     spconv = pytest.importorskip('spconv.pytorch')
     if torch.cuda.is_available():
