@@ -136,6 +136,7 @@ def test_refuses_a_folder_of_another_preset(demo):
 
 def test_oracle_teacher_config_uses_the_worlds_2d_classes():
     from mmengine.config import Config
+    from mmengine.registry import DefaultScope
 
     from d3l.datasets.synthetic import CLASSES_2D
     from d3l.registry import MODELS
@@ -144,7 +145,9 @@ def test_oracle_teacher_config_uses_the_worlds_2d_classes():
     cfg = Config.fromfile(config)
     assert tuple(cfg.teacher.class_names) == CLASSES_2D
     assert cfg.model.decode_head.num_classes == len(CLASSES_2D)
-    teacher = MODELS.build(cfg.teacher)
+    # an earlier test may have left another default scope (mmseg's)
+    with DefaultScope.overwrite_default_scope('d3l'):
+        teacher = MODELS.build(cfg.teacher)
     labels = np.array([[0, 29], [255, 4]])
     probs = teacher.label_frame(dict(frame_id='f', pixel_labels=labels,
                                      img=np.zeros((2, 2, 3), np.uint8))).numpy()
