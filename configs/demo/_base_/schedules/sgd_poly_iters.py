@@ -3,7 +3,7 @@
 # the same time whatever the number of training scenes, and scratch / pre-trained runs
 # of a setting see exactly the same number of updates.
 _base_ = ['../../../_base_/schedules/sgd_poly.py']
-max_iters = 300
+max_iters = 250
 # lr 0.02 for fine-tuning: from scratch on LA-20 (seed 0, 300 iterations) it reached
 # 13.9 mIoU against 8.9 at 0.05; the pre-training config sets its own
 optim_wrapper = dict(optimizer=dict(lr=0.02, momentum=0.9, weight_decay=1e-4))
