@@ -95,18 +95,9 @@ def _read_json(path: str) -> Optional[dict]:
 
 
 def _write_json(path: str, obj) -> None:
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    tmp = f'{path}.tmp-{os.getpid()}'
-    with open(tmp, 'w', encoding='utf-8') as f:
-        json.dump(obj, f, indent=2)
-    os.replace(tmp, path)
-
-
-def _write_text(path: str, text: str) -> None:
-    tmp = f'{path}.tmp-{os.getpid()}'
-    with open(tmp, 'w', encoding='utf-8') as f:
-        f.write(text)
-    os.replace(tmp, path)
+    # imported here: spawned workers import this module before they need d3l
+    from d3l.pseudo_labels.manifest import write_json_atomic
+    write_json_atomic(path, obj)
 
 
 def _tool(name: str):
@@ -547,8 +538,6 @@ def check_out_dir(out: str, identity: dict) -> None:
     directory of another preset or demo version is refused."""
     path = osp.join(out, 'demo.json')
     existing = _read_json(path)
-    if existing is not None:
-        existing.setdefault('teacher', 'dpt')  # folders of the first demo version
     if existing is not None and existing != identity:
         raise DemoError(
             f'{out} holds a demo run of another configuration ({path}: preset '
@@ -692,7 +681,8 @@ def write_markdown(path: str, plan: Plan, summary: dict) -> None:
               '`finetune/*/eval/metrics.json`), `results.png`, `ply/` (a pre-training frame '
               'coloured by pseudo-label and by RGB, one validation room\'s predictions and '
               'ground truth).', '']
-    _write_text(path, '\n'.join(lines))
+    from d3l.datasets.synthetic.writers import save_text
+    save_text(path, '\n'.join(lines))
 
 
 def write_plot(path: str, plan: Plan, summary: dict) -> None:
