@@ -128,7 +128,7 @@ def test_bad_frames_raise_with_the_file_named(tmp_path):
     nan_depth[2, 3] = np.nan
     nan_depth[0, 0] = np.inf
     np.save(tmp_path / 'nan.npy', nan_depth)
-    info.update(depth_path=str(tmp_path / 'nan.npy'), depth_encoding='float')
+    info.update(depth_path=str(tmp_path / 'nan.npy'), depth_encoding='float', depth_scale=None)
     with pytest.raises(BadFrameError, match=r'nan.npy: 2 depth pixels are NaN, inf or negative'):
         LoadRGBD()(dict(info))
     out = LoadRGBD(nonfinite_depth='invalid')(dict(info))

@@ -8,7 +8,17 @@ import numpy as np
 from d3l.registry import DATASETS
 
 from .base import PROJECTIONS, BaseRGBDDataset
-from .io import BadFrameError, intrinsics_from_dict, read_json, read_matrix
+from .io import (
+    BadFrameError,
+    check_depth_encoding,
+    check_depth_scale,
+    depth_kind_of,
+    float_array,
+    intrinsics_from_dict,
+    read_json,
+    read_matrix,
+    scalar_value,
+)
 
 COLOR_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.ppm', '.tif', '.tiff', '.webp')
 DEPTH_EXTENSIONS = ('.png', '.npy', '.npz', '.exr', '.tif', '.tiff', '.pgm')
@@ -63,7 +73,8 @@ class RGBDFolderDataset(BaseRGBDDataset):
             ├── rgb/<frame>.png|jpg    colour, 8-bit RGB
             ├── depth/<frame>.png      uint16, depth_scale units per metre (default 1000,
             │                          i.e. millimetres), 0 = no reading; or .npy / .npz /
-            │                          .exr / float .tif holding float32 metres
+            │                          .exr / float .tif holding float32 metres (used as
+            │                          they are: a depth_scale stated for them is an error)
             ├── camera.json            optional: camera of this folder's frames
             ├── camera/<frame>.json    optional: per-frame camera (overrides the folder's)
             ├── pose/<frame>.txt       optional: 4x4 cam2world, row-major (z-up world)
@@ -79,7 +90,8 @@ class RGBDFolderDataset(BaseRGBDDataset):
         fx, fy, cx, cy (+ skew)  or  K (3x3 row-major): pinhole intrinsics of the
                       depth image, pixel centres at integer coordinates (OpenCV)
         width, height optional; checked against the images
-        depth_scale   raw depth units per metre for integer depth (default 1000)
+        depth_scale   raw depth units per metre for integer depth (default 1000);
+                      must not be stated (or be 1) for float depth in metres
         depth_kind    "z" (default: z-depth) or "ray" (perspective depth that holds
                       the distance along the ray, as some renderers write)
         cam2world     4x4 row-major (per-frame JSON; pose/<frame>.txt also works)
@@ -94,7 +106,9 @@ class RGBDFolderDataset(BaseRGBDDataset):
         data_root: the root folder.
         projection / intrinsics / depth_scale / depth_kind: defaults for
             frames whose JSON does not say (``intrinsics`` as a JSON-style
-            dict or a 3x3 matrix).
+            dict or a 3x3 matrix). ``depth_scale=None`` (default) follows
+            the file's kind: 1000 for integer depth, none for float metres;
+            a stated value that contradicts a float file is an error.
         depth_encoding: ``'auto'`` (by file type) or any encoding of
             :mod:`d3l.datasets.rgbd.io` (e.g. ``'uint16'``, ``'sunrgbd'``).
         split_file: optional text file of scene or frame ids to keep.
@@ -105,7 +119,7 @@ class RGBDFolderDataset(BaseRGBDDataset):
     """
 
     def __init__(self, data_root: str, projection: str = 'perspective',
-                 intrinsics=None, depth_scale: float = 1000.0, depth_kind: str = 'z',
+                 intrinsics=None, depth_scale: Optional[float] = None, depth_kind: str = 'z',
                  depth_encoding: str = 'auto', split_file: Optional[str] = None,
                  frame_skip: int = 1, label_map: Optional[Sequence[int]] = None, **kwargs):
         if projection not in PROJECTIONS:
@@ -116,8 +130,11 @@ class RGBDFolderDataset(BaseRGBDDataset):
                              f'{depth_kind!r}')
         if frame_skip < 1:
             raise ValueError(f'RGBDFolderDataset: frame_skip must be >= 1, got {frame_skip}')
-        self.default_camera = dict(projection=projection, depth_scale=float(depth_scale),
-                                   depth_kind=depth_kind)
+        self.default_camera = dict(projection=projection, depth_kind=depth_kind)
+        if depth_scale is not None:
+            self.default_camera['depth_scale'] = check_depth_scale(
+                depth_scale, 'RGBDFolderDataset(depth_scale=...)')
+        check_depth_encoding(depth_encoding, 'RGBDFolderDataset(depth_encoding=...)')
         if intrinsics is not None:
             if isinstance(intrinsics, dict):
                 self.default_camera.update(intrinsics)
@@ -233,20 +250,29 @@ class RGBDFolderDataset(BaseRGBDDataset):
             raise BadFrameError(f'{source}: projection must be one of {PROJECTIONS}, got '
                                 f'{projection!r}')
         info['projection'] = projection
-        info['depth_encoding'] = camera.get('depth_encoding', info.get('depth_encoding'))
-        info['depth_scale'] = float(camera.get('depth_scale', 1000.0))
+        info['depth_encoding'] = check_depth_encoding(
+            camera.get('depth_encoding', info.get('depth_encoding')), source)
+        info['depth_scale'] = self._depth_scale(camera, info, source)
         info['depth_kind'] = camera.get('depth_kind', 'z')
         if info['depth_kind'] not in ('z', 'ray'):
-            raise BadFrameError(f'{source}: depth_kind must be "z" or "ray"')
+            raise BadFrameError(f'{source}: depth_kind must be "z" or "ray", got '
+                                f'{info["depth_kind"]!r}')
         if projection == 'perspective':
             info['intrinsics'] = intrinsics_from_dict(camera, source)
         if 'width' in camera or 'height' in camera:
-            info['expected_shape'] = (camera.get('height'), camera.get('width'))
+            info['expected_shape'] = tuple(
+                None if camera.get(key) is None else int(scalar_value(camera[key], key, source))
+                for key in ('height', 'width'))
         cam2world = camera.get('cam2world')
         if info.get('pose_path'):
             cam2world = read_matrix(info['pose_path'], (4, 4), 'pose')
         if cam2world is not None:
-            cam2world = np.asarray(cam2world, np.float64).reshape(4, 4)
+            cam2world = np.asarray(cam2world, np.float64) if info.get('pose_path') else \
+                float_array(cam2world, 'cam2world', source)
+            if cam2world.size != 16:
+                raise BadFrameError(f'{info.get("pose_path") or source}: cam2world needs 16 '
+                                    f'numbers (4x4), found {cam2world.size}')
+            cam2world = cam2world.reshape(4, 4)
             if not np.isfinite(cam2world).all():
                 raise BadFrameError(f'{info.get("pose_path") or source}: cam2world has '
                                     'non-finite entries (invalid pose)')
@@ -254,3 +280,17 @@ class RGBDFolderDataset(BaseRGBDDataset):
         if self.label_map is not None:
             info['label_map'] = self.label_map
         return info
+
+    @staticmethod
+    def _depth_scale(camera: dict, info: dict, source: str) -> Optional[float]:
+        """The stated scale for integer depth (1000 unless stated); None for
+        float metres, where a stated scale other than 1 is an error."""
+        stated = check_depth_scale(camera.get('depth_scale'), source)
+        if depth_kind_of(info['depth_path'], info['depth_encoding']) == 'integer':
+            return 1000.0 if stated is None else stated
+        if stated not in (None, 1.0):
+            raise BadFrameError(
+                f'{source}: depth_scale={stated:g} (raw units per metre, for integer depth) '
+                f'contradicts {info["depth_path"]}, which holds float depth in metres; remove '
+                'depth_scale, or store integer depth')
+        return None

@@ -19,8 +19,10 @@ units per metre):
     ``metres = 351.3 / (1092.5 - raw)``.
 ``'float'``
     Floating-point metres (``.npy``, ``.npz`` with key ``depth`` or a single
-    array, ``.exr`` single channel, 32-bit float ``.tif``), multiplied by
-    ``1 / depth_scale`` (default 1).
+    array, ``.exr`` single channel, 32-bit float ``.tif``), used as they are.
+    ``depth_scale`` applies to integer depth only: a float file with a
+    stated ``depth_scale`` other than 1 is an error (float metres divided by
+    1000 would shrink every scene a thousandfold without a message).
 ``'auto'``
     ``'float'`` for .npy/.npz/.exr and float TIFFs, ``'uint16'`` otherwise.
 """
@@ -178,26 +180,60 @@ def _read_uint16(path: str) -> np.ndarray:
     return array
 
 
-def read_depth(path: str, encoding: str = 'uint16', depth_scale: Optional[float] = None
-               ) -> np.ndarray:
-    """(H, W) float32 depth in metres (0 where the sensor had no reading)
-    decoded from ``path`` with ``encoding`` (see the module docstring).
-    Non-finite and negative values of float files are returned as they are;
-    :class:`~d3l.datasets.transforms.LoadRGBD` decides what to do with them."""
+def check_depth_scale(depth_scale, source: str) -> Optional[float]:
+    """``depth_scale`` as a positive float (None stays None); anything else
+    is a :class:`BadFrameError` naming ``source``."""
+    if depth_scale is None:
+        return None
+    try:
+        scale = float(depth_scale)
+    except (TypeError, ValueError):
+        raise BadFrameError(f'{source}: depth_scale must be a number (raw depth units per '
+                            f'metre, e.g. 1000 for millimetres), got {depth_scale!r}') from None
+    if isinstance(depth_scale, bool) or not np.isfinite(scale) or scale <= 0:
+        raise BadFrameError(f'{source}: depth_scale must be a finite number > 0, got '
+                            f'{depth_scale!r}')
+    return scale
+
+
+def check_depth_encoding(encoding, source: str) -> str:
     if encoding not in DEPTH_ENCODINGS:
-        raise ValueError(f'unknown depth encoding {encoding!r}; choose from {DEPTH_ENCODINGS}')
+        raise BadFrameError(f'{source}: unknown depth_encoding {encoding!r}; choose from '
+                            f'{DEPTH_ENCODINGS}')
+    return encoding
+
+
+def depth_kind_of(path: str, encoding: str = 'auto') -> str:
+    """``'float'`` (metres) or ``'integer'`` (raw units): the kind of depth
+    ``read_depth(path, encoding)`` decodes; only a TIFF read with ``'auto'``
+    is opened to see its pixel type."""
+    encoding = check_depth_encoding(encoding, path)
     if encoding == 'auto':
         ext = osp.splitext(path)[1].lower()
         if ext in FLOAT_EXTENSIONS:
             encoding = 'float'
         elif ext in ('.tif', '.tiff'):
-            mode = _open_image(path, 'depth').mode
-            encoding = 'float' if mode == 'F' else 'uint16'
-        else:
-            encoding = 'uint16'
-    if encoding == 'float':
-        depth = _read_float_depth(path)
-        return depth if depth_scale in (None, 1) else depth / np.float32(depth_scale)
+            encoding = 'float' if _open_image(path, 'depth').mode == 'F' else 'uint16'
+    return 'float' if encoding == 'float' else 'integer'
+
+
+def read_depth(path: str, encoding: str = 'uint16', depth_scale: Optional[float] = None
+               ) -> np.ndarray:
+    """(H, W) float32 depth in metres (0 where the sensor had no reading)
+    decoded from ``path`` with ``encoding`` (see the module docstring).
+    The scale follows the file's kind: integer depth is divided by
+    ``depth_scale`` (default 1000), float depth is metres already, and a
+    ``depth_scale`` other than 1 stated for it is a :class:`BadFrameError`.
+    Non-finite and negative values of float files are returned as they are;
+    :class:`~d3l.datasets.transforms.LoadRGBD` decides what to do with them."""
+    depth_scale = check_depth_scale(depth_scale, path)
+    if depth_kind_of(path, encoding) == 'float':
+        if depth_scale not in (None, 1.0):
+            raise BadFrameError(
+                f'{path}: holds float depth in metres, but depth_scale={depth_scale:g} (raw '
+                'units per metre, for integer depth) is stated for it; remove depth_scale '
+                '(camera.json / the dataset arguments) or store integer depth')
+        return _read_float_depth(path)
     if encoding == 'nyu_raw':
         raw = _read_pgm_little_endian(path) if path.lower().endswith(('.pgm', '.ppm')) \
             else _read_uint16(path)
@@ -209,11 +245,7 @@ def read_depth(path: str, encoding: str = 'uint16', depth_scale: Optional[float]
     raw = _read_uint16(path)
     if encoding == 'sunrgbd':
         raw = ((raw >> 3) | (raw << 13)).astype(np.uint16)
-        scale = 1000.0 if depth_scale is None else depth_scale
-    else:
-        scale = 1000.0 if depth_scale is None else depth_scale
-    if scale <= 0:
-        raise ValueError(f'{path}: depth_scale must be > 0, got {scale}')
+    scale = 1000.0 if depth_scale is None else depth_scale
     return raw.astype(np.float32) / np.float32(scale)
 
 
@@ -250,9 +282,12 @@ def read_matrix(path: str, shape: Sequence[int], what: str = 'matrix',
     except ValueError as exc:
         raise BadFrameError(f'{path}: {what} file holds non-numbers ({exc})') from exc
     size = int(np.prod(shape))
-    if values.size < size:
-        raise BadFrameError(f'{path}: {what} needs {size} numbers, found {values.size}')
-    return values[:size].reshape(shape, order=order)
+    if values.size != size:
+        # extra numbers mean another layout (two poses, a 4x5 matrix): never
+        # take a prefix of them silently
+        raise BadFrameError(f'{path}: {what} needs exactly {size} numbers '
+                            f'({"x".join(map(str, shape))}), found {values.size}')
+    return values.reshape(shape, order=order)
 
 
 def read_json(path: str, what: str = 'JSON') -> dict:
@@ -269,7 +304,7 @@ def intrinsics_from_dict(spec: dict, source: str) -> np.ndarray:
     """3x3 K from ``{"K": [[..], [..], [..]]}`` (row-major, or 9 numbers) or
     ``{"fx", "fy", "cx", "cy"}`` (optional ``"skew"``)."""
     if 'K' in spec or 'intrinsics' in spec:
-        K = np.asarray(spec.get('K', spec.get('intrinsics')), np.float64)
+        K = float_array(spec.get('K', spec.get('intrinsics')), 'K', source)
         if K.size == 16:  # a 4x4 homogeneous intrinsic matrix
             K = K.reshape(4, 4)[:3, :3]
         if K.size != 9:
@@ -279,5 +314,30 @@ def intrinsics_from_dict(spec: dict, source: str) -> np.ndarray:
     if missing:
         raise BadFrameError(f'{source}: intrinsics need "K" or fx, fy, cx, cy; missing '
                             f'{missing}')
-    return np.array([[spec['fx'], spec.get('skew', 0.0), spec['cx']],
-                     [0.0, spec['fy'], spec['cy']], [0.0, 0.0, 1.0]], np.float64)
+    fx, fy, cx, cy, skew = (scalar_value(spec.get(key, 0.0), key, source)
+                            for key in ('fx', 'fy', 'cx', 'cy', 'skew'))
+    return np.array([[fx, skew, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]], np.float64)
+
+
+def scalar_value(value, key: str, source: str) -> float:
+    """One finite number from a camera file (``"abc"``, a list, None: a
+    :class:`BadFrameError` naming the key and the file)."""
+    array = float_array(value, key, source)
+    if array.size != 1:
+        raise BadFrameError(f'{source}: "{key}" must be one number, got {value!r}')
+    return float(array.reshape(-1)[0])
+
+
+def float_array(value, key: str, source: str) -> np.ndarray:
+    """``value`` as a float64 array; strings, None and nested junk are a
+    :class:`BadFrameError` naming the key and the file."""
+    try:
+        if isinstance(value, (str, bytes, bool)) or value is None:
+            raise ValueError
+        array = np.asarray(value, np.float64)
+    except (TypeError, ValueError):
+        raise BadFrameError(f'{source}: "{key}" must be a number (or numbers), got '
+                            f'{value!r}') from None
+    if not np.isfinite(array).all():
+        raise BadFrameError(f'{source}: "{key}" has non-finite values {array.tolist()}')
+    return array
