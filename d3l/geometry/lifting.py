@@ -183,12 +183,17 @@ def lift_equirect(distance: Array, mask: Optional[Array] = None,
         mask: optional (H, W) boolean; False pixels yield no point.
         max_depth: optional range limit in metres.
 
+    Raises ``ValueError`` unless ``W == 2 H`` (360 x 180 degrees).
+
     Returns:
         ``(points, pixel_index)`` as :func:`lift_perspective`, in the panorama
         frame (x towards the image centre column, z up).
     """
     _check_image('lift_equirect', distance, mask)
     height, width = distance.shape
+    if width != 2 * height:
+        raise ValueError(f'lift_equirect: an equirectangular image is twice as wide as high '
+                         f'(360 x 180 degrees), got {width}x{height} (W x H)')
     rays = equirect_rays(height, width)
     return _lift_with_rays(distance, rays, _valid_mask(distance, mask, max_depth))
 

@@ -144,6 +144,11 @@ def test_bad_frames_raise_with_the_file_named(tmp_path):
     far = LoadRGBD()(_frame(tmp_path, depth))
     with pytest.raises(BadFrameError, match='lifting gave 0 points'):
         LiftPerspective(max_depth=1.0)(far)
+    # a panorama built without LoadRGBD (which checks the shape too) is refused by lifting
+    square = dict(img=np.zeros((6, 6, 3), np.uint8), depth=np.full((6, 6), 2.0, np.float32),
+                  projection='equirect', frame_id='square_pano')
+    with pytest.raises(BadFrameError, match=r'square_pano: .*twice as wide as high, got 6x6'):
+        LiftEquirect()(square)
 
 
 def test_label_map_and_bad_pose(tmp_path):

@@ -113,5 +113,9 @@ def test_bad_arguments_raise():
         lift_perspective(np.ones((2, 2)), np.zeros((3, 3)))
     with pytest.raises(ValueError, match=r'\(H, W\)'):
         lift_equirect(np.ones((2, 2, 1)))
+    with pytest.raises(ValueError, match=r'lift_equirect: .*twice as wide as high.* got 6x2'):
+        lift_equirect(np.ones((2, 6), np.float32))
+    with pytest.raises(ValueError, match='got 4x4'):
+        lift_equirect(torch.ones(4, 4))
     with pytest.raises(ValueError, match='mask shape'):
         lift_perspective(np.ones((2, 2)), K_SMALL, mask=np.ones((3, 3), bool))

@@ -134,6 +134,10 @@ class LiftRGBD(BaseTransform):
                                     'intrinsics')
             points, index = lift_perspective(depth, K, mask=mask, max_depth=self.max_depth)
         else:
+            if depth.shape[1] != 2 * depth.shape[0]:
+                raise BadFrameError(f'{_frame_name(results)}: equirectangular depth must be '
+                                    f'twice as wide as high, got '
+                                    f'{depth.shape[1]}x{depth.shape[0]}')
             points, index = lift_equirect(depth, mask=mask, max_depth=self.max_depth)
         normals = None
         if self.with_normals and len(index):
