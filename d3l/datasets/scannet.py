@@ -20,6 +20,7 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 
 from d3l.registry import DATASETS
+from d3l.utils.errors import D3LError
 
 from .data_efficient import (
     check_ids_known,
@@ -74,6 +75,47 @@ def scannet20_to_nyu40(labels: np.ndarray) -> np.ndarray:
     if labels.size and (labels.min() < 0 or labels.max() > IGNORE_INDEX):
         raise ValueError(f'class id {labels.min()}..{labels.max()} out of range')
     return table[labels]
+
+
+class ScanNetDataError(D3LError, ValueError):
+    """A scene's arrays are malformed; the message names the scene and file."""
+
+
+def check_finite(array: np.ndarray, where: str) -> None:
+    """A NaN or infinite value makes the octree / voxel normalisation turn
+    the whole scene into one cell: refuse it, with the count."""
+    if array.dtype.kind not in 'fc':
+        return
+    bad = ~np.isfinite(array)
+    if bad.any():
+        rows = int(bad.reshape(len(array), -1).any(axis=1).sum()) if array.ndim > 1 else \
+            int(bad.sum())
+        raise ScanNetDataError(f'{where} has {int(bad.sum())} NaN / infinite values '
+                               f'({rows} of {len(array)} points)')
+
+
+def class_ids(labels: np.ndarray, num_classes: int, where: str) -> np.ndarray:
+    """Per-point class ids as int64 with the ignore label 255. Accepted:
+    ``0..num_classes-1``, ``-1`` (Pointcept's ignore) and 255; anything else
+    (another negative, a fraction, NaN, a too large id) is an error naming
+    ``where`` and the count, never a silent "ignore" or a truncation."""
+    labels = np.asarray(labels).reshape(-1)
+    if labels.dtype.kind == 'f':
+        whole = np.isfinite(labels) & (labels == np.round(labels))
+        if not whole.all():
+            bad = labels[~whole]
+            raise ScanNetDataError(f'{where}: {len(bad)} labels are not whole numbers '
+                                   f'(e.g. {bad[0]!r}); expected class ids')
+    elif labels.dtype.kind not in 'iub':
+        raise ScanNetDataError(f'{where}: labels have dtype {labels.dtype}; expected integers')
+    labels = labels.astype(np.int64)
+    valid = ((labels >= 0) & (labels < num_classes)) | (labels == -1) | (labels == IGNORE_INDEX)
+    if not valid.all():
+        bad = labels[~valid]
+        raise ScanNetDataError(f'{where}: {len(bad)} labels are outside [0, {num_classes}) '
+                               f'and not an ignore label (-1 / {IGNORE_INDEX}), e.g. '
+                               f'{int(bad[0])}')
+    return np.where(labels == -1, IGNORE_INDEX, labels)
 
 
 def _normalise_colors(color: np.ndarray) -> np.ndarray:
@@ -215,19 +257,17 @@ class ScanNetDataset(BaseDataset):
         normal = self._load(data_path, 'normal', True, scene_id)
         num_points = len(coord)
         if coord.ndim != 2 or coord.shape[1] != 3:
-            raise ValueError(f'scene {scene_id}: coord.npy must be (N, 3), got {coord.shape}')
+            raise ScanNetDataError(f'scene {scene_id}: coord.npy must be (N, 3), got '
+                                   f'{coord.shape}')
+        for name, array in (('coord', coord), ('color', color), ('normal', normal)):
+            check_finite(array, f'scene {scene_id}: {osp.join(data_path, name + ".npy")}')
         sample = dict(points=coord.astype(np.float32), colors=_normalise_colors(color),
                       normals=normal.astype(np.float32))
         labels = self._load(data_path, self.label_key, False, scene_id)
         if labels is not None:
-            labels = labels.reshape(-1).astype(np.int64)
-            labels[labels < 0] = IGNORE_INDEX  # Pointcept: -1 = ignore
-            num_classes = len(self.metainfo['classes'])
-            bad = (labels >= num_classes) & (labels != IGNORE_INDEX)
-            if bad.any():
-                raise ValueError(f'scene {scene_id}: {self.label_key}.npy has class id '
-                                 f'{int(labels[bad][0])} outside [0, {num_classes})')
-            sample['labels'] = labels
+            sample['labels'] = class_ids(
+                labels, len(self.metainfo['classes']),
+                f'scene {scene_id}: {osp.join(data_path, self.label_key + ".npy")}')
         if self.with_instance:
             instance = self._load(data_path, 'instance', False, scene_id)
             if instance is not None:

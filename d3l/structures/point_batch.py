@@ -7,6 +7,14 @@ from typing import Any, Callable, Dict, Hashable, List, Optional, Sequence
 import torch
 from torch import Tensor
 
+from d3l.utils.errors import D3LError
+
+
+class BadPointInputError(D3LError, ValueError):
+    """Points that must not reach a backbone (NaN / infinite coordinates or
+    features, a feature width the backbone was not built for, too few points
+    to train on); the message names the scenes / frames."""
+
 
 @dataclass
 class PointBatch:
@@ -108,6 +116,60 @@ class PointBatch:
     def with_feat(self, feat: Tensor) -> PointBatch:
         """The same clouds (and cache) with other features."""
         return PointBatch(self.coord, feat, self.batch, self.batch_size, self.cache)
+
+
+def sample_name(data_samples: Optional[Sequence[dict]], index: int) -> str:
+    """How an error names cloud ``index`` of a batch: its scene / frame /
+    shape id or file from the data sample's ``metainfo``."""
+    if data_samples and index < len(data_samples):
+        meta = (data_samples[index] or {}).get('metainfo') or {}
+        for key in ('frame_id', 'scene_id', 'shape_id', 'img_path', 'lidar_path'):
+            if meta.get(key) is not None:
+                return f'{key.split("_")[0]} {meta[key]}'
+        if meta.get('sample_idx') is not None:
+            return f'sample {meta["sample_idx"]}'
+    return f'cloud {index} of the batch'
+
+
+def _names(data_samples, indices: Sequence[int], limit: int = 5) -> str:
+    names = [sample_name(data_samples, int(i)) for i in indices[:limit]]
+    more = len(indices) - limit
+    return ', '.join(names) + (f' and {more} more' if more > 0 else '')
+
+
+def check_point_batch(batch: PointBatch, data_samples: Optional[Sequence[dict]] = None,
+                      in_channels: Optional[int] = None, min_points: int = 1) -> None:
+    """Refuse a batch a backbone would turn into a silently wrong result:
+    NaN / infinite coordinates or features (one NaN vertex makes the octree
+    normalisation map the whole scene to one cell), a feature width other
+    than ``in_channels``, or fewer than ``min_points`` points (training needs
+    2: BatchNorm of a single value). Names the scenes and counts the values.
+
+    Raises:
+        BadPointInputError
+    """
+    if in_channels is not None and batch.feat.shape[1] != in_channels:
+        raise BadPointInputError(
+            f'{_names(data_samples, range(batch.batch_size))}: the batch has '
+            f'{batch.feat.shape[1]} feature channels but the backbone was built with '
+            f'in_channels={in_channels} (check the feat_keys of PackPointInputs and the '
+            "backbone's in_channels)")
+    for what, values in (('coordinates', batch.coord), ('features', batch.feat)):
+        if values.is_floating_point():
+            bad_rows = ~torch.isfinite(values).all(dim=1)
+            if bool(bad_rows.any()):
+                per_cloud = torch.bincount(batch.batch[bad_rows], minlength=batch.batch_size)
+                clouds = torch.nonzero(per_cloud).flatten().tolist()
+                detail = '; '.join(f'{sample_name(data_samples, i)}: {int(per_cloud[i])} of '
+                                   f'{int(batch.counts[i])} points' for i in clouds[:5])
+                raise BadPointInputError(
+                    f'{_names(data_samples, clouds)}: NaN / infinite point {what} ({detail}); '
+                    'fix or drop those points in the data')
+    if batch.num_points < min_points:
+        raise BadPointInputError(
+            f'{_names(data_samples, range(batch.batch_size))}: a training batch of '
+            f'{batch.num_points} point(s); training needs at least {min_points} (BatchNorm '
+            'statistics), check the crop / sampling settings that left so few points')
 
 
 def concat_targets(data_samples: Sequence[dict], key: str,

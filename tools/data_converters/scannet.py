@@ -19,8 +19,16 @@ benchmark classes, -1 = ignore, as Pointcept), ``segment_nyu40.npy``
 (int16, -1 = none).
 
 Resumable: a scene whose outputs are complete is skipped (and counted);
-each scene is written to a temporary folder and moved into place, so an
-interrupted run never leaves a half-written scene that looks complete.
+each scene is written to a temporary folder and moved into place, and its
+completion marker ``.d3l_complete`` (the size of every array file) is written
+last, so an interrupted run, or leftovers of an older run, never look
+complete: a scene without the marker, or whose files differ from it, is
+converted again.
+
+Refused with an error naming the scene: NaN / infinite vertex coordinates
+(they would collapse the scene into one octree cell) and a mesh without
+faces (no normals). A vertex that no face uses gets a zero normal (the
+documented fallback; ScanNet's cleaned meshes have none).
 """
 import argparse
 import csv
@@ -122,11 +130,18 @@ def read_mesh(path: str, scene_id: str) -> Tuple[np.ndarray, np.ndarray, np.ndar
         if prop not in vertex.dtype.names:
             raise SceneError(f'scene {scene_id}: {path} has no vertex property {prop!r}')
     coord = np.stack([vertex['x'], vertex['y'], vertex['z']], 1).astype(np.float32)
+    bad = ~np.isfinite(coord).all(axis=1)
+    if bad.any():
+        raise SceneError(f'scene {scene_id}: {path} has {int(bad.sum())} of {len(coord)} '
+                         'vertices with NaN / infinite coordinates')
     color = np.stack([vertex['red'], vertex['green'], vertex['blue']], 1).astype(np.uint8)
     face_data = ply['face'].data
     key = 'vertex_indices' if 'vertex_indices' in face_data.dtype.names else 'vertex_index'
     faces = np.vstack(face_data[key]).astype(np.int64) if len(face_data) else \
         np.zeros((0, 3), np.int64)
+    if len(faces) == 0:
+        raise SceneError(f'scene {scene_id}: {path} has 0 faces; vertex normals need the '
+                         'mesh faces (is it a point cloud, not the _vh_clean_2 mesh?)')
     if faces.shape[1] != 3:
         raise SceneError(f'scene {scene_id}: {path} has non-triangle faces')
     if faces.size and (faces.min() < 0 or faces.max() >= len(coord)):
@@ -205,8 +220,23 @@ def expected_files(split: str, with_instance: bool = False) -> List[str]:
     return files + (['instance.npy'] if with_instance else [])
 
 
+COMPLETE_MARKER = '.d3l_complete'
+
+
 def is_complete(out_dir: str, split: str) -> bool:
-    return all(osp.isfile(osp.join(out_dir, name)) for name in expected_files(split))
+    """The scene's marker exists and lists every expected file at its
+    current size (a truncated or missing array means: convert again)."""
+    marker = osp.join(out_dir, COMPLETE_MARKER)
+    try:
+        with open(marker, encoding='utf-8') as f:
+            sizes = json.load(f)['sizes']
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    if not all(name in sizes for name in expected_files(split)):
+        return False
+    return all(osp.isfile(osp.join(out_dir, name))
+               and osp.getsize(osp.join(out_dir, name)) == size
+               for name, size in sizes.items())
 
 
 def convert_scene(scene_dir: str, scene_id: str, split: str,
@@ -252,15 +282,30 @@ def write_scene(arrays: Dict[str, np.ndarray], out_dir: str) -> None:
     if osp.isdir(tmp):
         shutil.rmtree(tmp)
     os.makedirs(tmp)
+    sizes = {}
     for name, array in arrays.items():
         np.save(osp.join(tmp, f'{name}.npy'), array)
+        sizes[f'{name}.npy'] = osp.getsize(osp.join(tmp, f'{name}.npy'))
+    marker = json.dumps({'sizes': sizes})
     if not osp.exists(out_dir):
         os.replace(tmp, out_dir)
+        _write_marker(out_dir, marker)
         return
-    # an earlier partial folder (or another tool's): replace file by file
+    # an earlier partial folder (or another tool's): drop its marker first,
+    # replace file by file, and mark the scene complete last
+    if osp.exists(osp.join(out_dir, COMPLETE_MARKER)):
+        os.remove(osp.join(out_dir, COMPLETE_MARKER))
     for name in os.listdir(tmp):
         os.replace(osp.join(tmp, name), osp.join(out_dir, name))
     os.rmdir(tmp)
+    _write_marker(out_dir, marker)
+
+
+def _write_marker(out_dir: str, text: str) -> None:
+    tmp = osp.join(out_dir, f'{COMPLETE_MARKER}.tmp{os.getpid()}')
+    with open(tmp, 'w', encoding='utf-8') as f:
+        f.write(text)
+    os.replace(tmp, osp.join(out_dir, COMPLETE_MARKER))
 
 
 # ----------------------------------------------------------------------------
