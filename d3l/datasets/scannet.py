@@ -105,7 +105,7 @@ def class_ids(labels: np.ndarray, num_classes: int, where: str) -> np.ndarray:
         if not whole.all():
             bad = labels[~whole]
             raise ScanNetDataError(f'{where}: {len(bad)} labels are not whole numbers '
-                                   f'(e.g. {bad[0]!r}); expected class ids')
+                                   f'(e.g. {float(bad[0])}); expected class ids')
     elif labels.dtype.kind not in 'iub':
         raise ScanNetDataError(f'{where}: labels have dtype {labels.dtype}; expected integers')
     labels = labels.astype(np.int64)
