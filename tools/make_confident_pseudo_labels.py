@@ -21,6 +21,12 @@ The config holds::
         out_dir='work_dirs/pseudo_labels/scannet_lr1',
         ratio=0.2, label_name='segment20.npy')
 
+or, with the paper's combined LR recipe (``configs/_base_/semi/combined.py``),
+only ``pseudo_label = dict(ratio=0.2, label_name=...)``: the scenes are then
+those of ``train_dataloader.dataset.pseudo_labeled`` (the task's scenes with
+``subset='unlabeled'``) with the config's ``test_pipeline``, and ``out_dir``
+is its ``label_root``.
+
 Resumable: scenes whose file exists are skipped (and counted) unless
 ``--overwrite``; every file is written under a temporary name and renamed.
 ``{out_dir}/meta.json`` summarises the run (kept points per class).
@@ -77,15 +83,39 @@ def _load_weights(model, checkpoint: str, config: str) -> None:
                        f'{len(missing)} weights are missing (e.g. {", ".join(missing[:3])})')
 
 
+def pseudo_label_settings(cfg, config: str) -> dict:
+    """``cfg.pseudo_label`` with ``dataset`` and ``out_dir`` filled in from a
+    ``SemiDataset(pseudo_labeled=...)`` training set where the config leaves
+    them out."""
+    settings = dict(cfg.get('pseudo_label') or {})
+    train_set = cfg.get('train_dataloader', {}).get('dataset', {})
+    spec = train_set.get('pseudo_labeled') if train_set.get('type') == 'SemiDataset' else None
+    if 'dataset' not in settings and spec:
+        from d3l.semi.streams import PSEUDO_KEYS, derive
+        labeled = train_set['labeled']
+        labeled = labeled[0] if isinstance(labeled, (list, tuple)) else labeled
+        overrides = {k: v for k, v in spec.items() if k not in PSEUDO_KEYS}
+        overrides.setdefault('subset', 'unlabeled')
+        if 'test_pipeline' not in cfg:
+            raise CLIError(f'{config} has no test_pipeline to run on the scenes to label')
+        overrides.update(pipeline=cfg.test_pipeline, test_mode=True)
+        settings['dataset'] = derive(labeled, overrides)
+        settings.setdefault('out_dir', spec.get('label_root'))
+        if spec.get('label_name'):
+            settings.setdefault('label_name', spec['label_name'])
+    if 'dataset' not in settings:
+        raise CLIError(f'{config} has no pseudo_label = dict(dataset=..., out_dir=...) '
+                       '(the unlabelled scenes to label) nor a training SemiDataset with '
+                       'pseudo_labeled=dict(label_root=...)')
+    return settings
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
     check_config_types(cfg, args.config)
     check_checkpoint(args.checkpoint)
-    settings = cfg.get('pseudo_label')
-    if not settings or 'dataset' not in settings:
-        raise CLIError(f'{args.config} has no pseudo_label = dict(dataset=..., out_dir=...) '
-                       '(the unlabelled scenes to label)')
+    settings = pseudo_label_settings(cfg, args.config)
     out_dir = args.out_dir or settings.get('out_dir')
     if not out_dir:
         raise CLIError(f'give --out-dir or pseudo_label.out_dir in {args.config}')

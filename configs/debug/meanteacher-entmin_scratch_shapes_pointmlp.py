@@ -5,7 +5,8 @@ _base_ = ['./segmentor_scratch_shapes_pointmlp.py', '../_base_/semi/mean_teacher
           '../_base_/semi/entmin.py']
 model = dict(_delete_=True, type='SemiSupervised', model=_base_.model,
              consistency_loss=_base_.mt_consistency_loss, entropy_loss=_base_.entmin_loss,
-             test_with='student')  # or 'teacher': evaluate the EMA network
+             test_with='student',  # or 'teacher': evaluate the EMA network
+             **_base_.mt_two_views)
 custom_hooks = _base_.custom_hooks + [
     dict(type='MeanTeacherHook', alpha=0.99),
     dict(type='RampUpHook', target='loss_consistency.loss_weight', end=10.0, length=1),

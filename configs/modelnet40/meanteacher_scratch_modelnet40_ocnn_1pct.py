@@ -3,7 +3,8 @@
 # classifier_scratch_modelnet40_ocnn_1pct.py (see docs/semi_supervised.md).
 _base_ = ['./classifier_scratch_modelnet40_ocnn_1pct.py', '../_base_/semi/mean_teacher.py']
 model = dict(_delete_=True, type='SemiSupervised', model=_base_.model,
-             consistency_loss=_base_.mt_consistency_loss, test_with='student')
+             consistency_loss=_base_.mt_consistency_loss, test_with='student',
+             **_base_.mt_two_views)
 custom_hooks = _base_.custom_hooks + _base_.mt_hooks
 train_dataloader = dict(
     sampler=dict(_delete_=True, type='SemiSampler', num_unlabeled=1),

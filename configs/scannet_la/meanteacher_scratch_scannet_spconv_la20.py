@@ -3,7 +3,8 @@
 # segmentor_scratch_scannet_spconv_la20.py (see docs/semi_supervised.md).
 _base_ = ['./segmentor_scratch_scannet_spconv_la20.py', '../_base_/semi/mean_teacher.py']
 model = dict(_delete_=True, type='SemiSupervised', model=_base_.model,
-             consistency_loss=_base_.mt_consistency_loss, test_with='student')
+             consistency_loss=_base_.mt_consistency_loss, test_with='student',
+             **_base_.mt_two_views)
 custom_hooks = _base_.custom_hooks + _base_.mt_hooks
 train_dataloader = dict(dataset=dict(
     _delete_=True, type='SemiDataset', num_views=2, labeled=_base_.train_dataloader.dataset))

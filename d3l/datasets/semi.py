@@ -42,6 +42,7 @@ from d3l.semi.confident import (
     pseudo_label_path,
     sample_key,
 )
+from d3l.semi.streams import derive_streams
 
 STREAMS = ('labeled', 'pseudo', 'unlabeled')
 #: data-sample keys that hold ground truth; hidden in the unlabelled stream
@@ -256,8 +257,16 @@ class SemiDataset(Dataset):
     Args:
         labeled: dataset config, or a list of them (concatenated, e.g. the
             labelled scenes and a :class:`PseudoLabelDataset`).
-        unlabeled: dataset config of the unlabelled stream; its labels are
-            hidden (set to 255) whatever the dataset provides.
+        unlabeled: dataset config of the unlabelled stream, or a dict
+            without ``type``: overrides of the (first) labelled config, e.g.
+            ``dict(subset='unlabeled')`` for the task's other scenes / shapes.
+            Its labels are hidden (set to 255) whatever the dataset provides.
+        pseudo_labeled: ``dict(label_root=..., label_name=..., **overrides)``
+            appends a :class:`PseudoLabelDataset` over the first labelled
+            config with the overrides (default ``subset='unlabeled'``): the
+            paper's LR recipe, where the other scenes are trained on their
+            confident pseudo-labels and the rest of their points are the
+            unlabelled data.
         num_views: views per sample (2 for the mean teacher).
         unlabeled_subset: use only a fixed random subset of the unlabelled
             stream: a count (int) or a fraction (float in (0, 1]).
@@ -266,12 +275,10 @@ class SemiDataset(Dataset):
 
     def __init__(self, labeled: Union[dict, Sequence[dict]], unlabeled: Optional[dict] = None,
                  num_views: int = 1, unlabeled_subset: Union[int, float, None] = None,
-                 subset_seed: int = 0):
+                 subset_seed: int = 0, pseudo_labeled: Optional[dict] = None):
         if num_views < 1:
             raise ValueError(f'SemiDataset: num_views must be >= 1, got {num_views}')
-        labeled_cfgs = list(labeled) if isinstance(labeled, (list, tuple)) else [labeled]
-        if not labeled_cfgs:
-            raise ValueError('SemiDataset: labeled needs at least one dataset')
+        labeled_cfgs, unlabeled = derive_streams(labeled, unlabeled, pseudo_labeled)
         self.labeled = [_build(cfg) for cfg in labeled_cfgs]
         self.unlabeled = _build(unlabeled) if unlabeled is not None else None
         self.num_views = num_views

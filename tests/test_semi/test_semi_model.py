@@ -21,6 +21,8 @@ SEGMENTOR = dict(type='Segmentor', backbone=dict(type='PointMLP', in_channels=6,
 CLASSIFIER = dict(type='Classifier', backbone=dict(type='PointMLP', in_channels=6,
                                                     channels=(16, 16), global_pool=True),
                   cls_head=dict(type='ClsHead', num_classes=5, dropout=0.0))
+#: d3l's own mean-teacher variant (the defaults follow the paper's code)
+TWO_VIEWS = dict(teacher_input='second_view', consistency_on='all')
 
 
 @pytest.fixture(autouse=True)
@@ -50,7 +52,8 @@ def _batch(model, task='seg', num_views=2, hide_some=True):
 
 def test_each_loss_sees_the_right_points():
     model = _model(entropy_loss=dict(type='EntropyLoss', loss_weight=0.5),
-                   consistency_loss=dict(type='ConsistencyLoss', loss_weight=1.0)).eval()
+                   consistency_loss=dict(type='ConsistencyLoss', loss_weight=1.0),
+                   **TWO_VIEWS).eval()
     data = _batch(model)
     views, samples = data['inputs'], data['data_samples']
     losses = model.loss(views, samples)
@@ -73,7 +76,8 @@ def test_each_loss_sees_the_right_points():
 
 
 def test_consistency_matches_points_through_point_index():
-    model = _model(consistency_loss=dict(type='ConsistencyLoss', loss_weight=1.0)).eval()
+    model = _model(consistency_loss=dict(type='ConsistencyLoss', loss_weight=1.0),
+                   **TWO_VIEWS).eval()
     data = _batch(model)
     views, samples = data['inputs'], data['data_samples']
     # the teacher's view lists the points of every cloud in another order
@@ -104,7 +108,7 @@ def test_consistency_matches_points_through_point_index():
 
 def test_consistency_on_unlabeled_points_only_and_gradients_reach_only_the_student():
     model = _model(consistency_loss=dict(type='ConsistencyLoss', loss_weight=1.0),
-                   consistency_on='unlabeled')
+                   teacher_input='second_view', consistency_on='unlabeled')
     with torch.no_grad():
         for p in model.teacher.parameters():
             p.mul_(0.5)
@@ -129,7 +133,8 @@ def test_consistency_on_unlabeled_points_only_and_gradients_reach_only_the_stude
 
 def test_classifier_shapes_with_hidden_labels_are_unlabeled():
     model = _model(CLASSIFIER, entropy_loss=dict(type='EntropyLoss', loss_weight=1.0),
-                   consistency_loss=dict(type='ConsistencyLoss', loss_weight=1.0)).eval()
+                   consistency_loss=dict(type='ConsistencyLoss', loss_weight=1.0),
+                   **TWO_VIEWS).eval()
     data = _batch(model, task='cls')
     views, samples = data['inputs'], data['data_samples']
     assert [s['label'] for s in samples][1::2] == [IGNORE, IGNORE]
@@ -197,7 +202,7 @@ def test_entropy_only_model_has_no_teacher_and_needs_no_views():
 
 
 def test_clear_errors():
-    model = _model(consistency_loss=dict(type='ConsistencyLoss'))
+    model = _model(consistency_loss=dict(type='ConsistencyLoss'), **TWO_VIEWS)
     data = _batch(model, num_views=1)
     with pytest.raises(ValueError, match=r'SemiDataset", num_views=2'):
         model.loss(data['inputs'], data['data_samples'])
@@ -210,3 +215,40 @@ def test_clear_errors():
         _model(test_with='ema')
     with pytest.raises(ValueError, match='entropy_on'):
         _model(entropy_on='labeled')
+    with pytest.raises(ValueError, match='teacher_input'):
+        _model(teacher_input='other')
+
+
+@pytest.mark.parametrize('task', ['seg', 'cls'])
+def test_default_teacher_sees_the_student_batch_and_only_unlabeled_rows_count(task):
+    # the paper's code: one batch for both networks, consistency on the unlabelled rows
+    model = _model(SEGMENTOR if task == 'seg' else CLASSIFIER,
+                   consistency_loss=dict(type='ConsistencyLoss', loss_weight=2.0))
+    assert (model.teacher_input, model.consistency_on) == ('same', 'unlabeled')
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in model.teacher.parameters():
+            p.add_(0.3 * torch.randn(p.shape, generator=generator))
+    data = _batch(model, task=task, num_views=1)
+    batch, samples = data['inputs'], data['data_samples']
+    model.train()
+    losses = model.loss(batch, samples)
+    assert 'cons_matched' not in losses
+    with torch.no_grad():
+        student = model.student(batch, mode='tensor').softmax(1)  # train-mode BN, as in loss
+        teacher = model.teacher(batch, mode='tensor').softmax(1)
+    if task == 'seg':
+        labels = torch.cat([s['labels'] for s in samples])
+    else:
+        labels = torch.tensor([int(s['label']) for s in samples])
+    unlabeled = labels == IGNORE
+    assert 0 < unlabeled.sum() < unlabeled.numel()
+    expected = 2.0 * ((student - teacher)[unlabeled] ** 2).mean()
+    assert losses['loss_consistency'].item() == pytest.approx(expected.item(), rel=1e-5)
+    every_row = 2.0 * ((student - teacher) ** 2).mean()
+    assert abs(every_row.item() - expected.item()) > 1e-6
+    # a second view, when the dataset makes one, is not what the teacher sees
+    two = _batch(model, task=task, num_views=2)
+    assert model.loss(two['inputs'], two['data_samples'])['loss_consistency'].item() == \
+        pytest.approx(model.loss(two['inputs'][0], two['data_samples'])['loss_consistency']
+                      .item(), rel=1e-6)

@@ -17,6 +17,9 @@ from d3l.structures import PointBatch
 
 IGNORE_INDEX = 255
 _WHERE = ('unlabeled', 'all')
+#: what the teacher sees: the student's own batch (the paper's code) or the
+#: second augmented view of ``SemiDataset(num_views=2)`` (Tarvainen & Valpola)
+TEACHER_INPUTS = ('same', 'second_view')
 #: first key components that belong to the wrapper itself in a state dict
 _OWN_KEYS = ('student.', 'teacher.', 'data_preprocessor.', 'loss_entropy.',
              'loss_consistency.', 'ema_steps')
@@ -70,11 +73,15 @@ class SemiSupervised(BaseModel):
     - ``loss_entropy``: ``-1/N sum_i sum_c p_i[c] log p_i[c]`` of the
       student on the unlabelled points (``entropy_on='unlabeled'``) or on
       all of them;
-    - ``loss_consistency``: MSE between the student's softmax on view 0 and
-      the teacher's softmax on view 1 of the same clouds (two differently
-      augmented views from ``SemiDataset(num_views=2)``), matched point to
-      point through ``point_index``; on all points by default, as in the
-      mean-teacher paper. Its weight is ramped up by
+    - ``loss_consistency``: MSE between the student's softmax and the
+      teacher's softmax. By default (``teacher_input='same'``, the paper's
+      code) the teacher predicts the student's own batch and the loss covers
+      the unlabelled points only (``consistency_on='unlabeled'``).
+      ``teacher_input='second_view'`` gives the teacher view 1 of the same
+      clouds (a differently augmented copy from
+      ``SemiDataset(num_views=2)``), matched point to point through
+      ``point_index``, and ``consistency_on='all'`` covers every point, as in
+      the mean-teacher paper. Its weight is ramped up by
       :class:`~d3l.engine.hooks.RampUpHook`.
 
     **Teacher.** With a consistency loss (or ``test_with='teacher'``) the
@@ -97,6 +104,7 @@ class SemiSupervised(BaseModel):
         consistency_loss: e.g. ``dict(type='ConsistencyLoss', loss_weight=10.)``;
             None disables the mean teacher.
         entropy_on / consistency_on: ``'unlabeled'`` or ``'all'`` points.
+        teacher_input: ``'same'`` (the student's batch) or ``'second_view'``.
         test_with: ``'student'`` or ``'teacher'``: which network predicts in
             validation, test and ``mode='tensor'``.
         data_preprocessor: defaults to the wrapped model's.
@@ -104,11 +112,15 @@ class SemiSupervised(BaseModel):
 
     def __init__(self, model: dict, entropy_loss: Optional[dict] = None,
                  consistency_loss: Optional[dict] = None, entropy_on: str = 'unlabeled',
-                 consistency_on: str = 'all', test_with: str = 'student',
+                 consistency_on: str = 'unlabeled', teacher_input: str = 'same',
+                 test_with: str = 'student',
                  data_preprocessor: Optional[dict] = None, init_cfg=None):
         if entropy_on not in _WHERE or consistency_on not in _WHERE:
             raise ValueError(f'SemiSupervised: entropy_on / consistency_on must be one of '
                              f'{_WHERE}, got {entropy_on!r} / {consistency_on!r}')
+        if teacher_input not in TEACHER_INPUTS:
+            raise ValueError(f'SemiSupervised: teacher_input must be one of {TEACHER_INPUTS}, '
+                             f'got {teacher_input!r}')
         if test_with not in ('student', 'teacher'):
             raise ValueError(f"SemiSupervised: test_with must be 'student' or 'teacher', "
                              f'got {test_with!r}')
@@ -124,6 +136,7 @@ class SemiSupervised(BaseModel):
         self.loss_consistency = MODELS.build(consistency_loss) if consistency_loss else None
         self.entropy_on = entropy_on
         self.consistency_on = consistency_on
+        self.teacher_input = teacher_input
         self.test_with = test_with
         if self.loss_consistency is not None or test_with == 'teacher':
             self.teacher = copy.deepcopy(self.student)
@@ -248,15 +261,23 @@ class SemiSupervised(BaseModel):
 
     def _consistency(self, views: Sequence[PointBatch], data_samples: List[dict],
                      logits: Tensor, per_point: bool, unlabeled: Tensor) -> Dict[str, Tensor]:
-        if len(views) < 2:
-            raise ValueError(
-                'SemiSupervised: the consistency loss needs two views of every cloud; wrap the '
-                'training dataset in dict(type="SemiDataset", num_views=2, ...)')
         if self.training and not self.ema_hook_attached and not self._warned_no_hook:
             print_log('SemiSupervised: no MeanTeacherHook updates the teacher, so its targets '
                       'stay at the initial weights; add custom_hooks=[dict(type='
                       '"MeanTeacherHook")]', logger='current', level=logging.WARNING)
             self._warned_no_hook = True
+        if self.teacher_input == 'same':
+            with torch.no_grad():
+                teacher_logits = self.teacher(views[0], data_samples, mode='tensor')
+            if teacher_logits.shape != logits.shape:
+                raise ValueError(f'teacher gave logits of shape {tuple(teacher_logits.shape)} '
+                                 f'for the student\'s {tuple(logits.shape)}')
+            rows = torch.arange(logits.shape[0], device=logits.device)
+            return self._consistency_term(logits, teacher_logits, rows, rows, unlabeled, {})
+        if len(views) < 2:
+            raise ValueError(
+                "SemiSupervised: teacher_input='second_view' needs two views of every cloud; "
+                'wrap the training dataset in dict(type="SemiDataset", num_views=2, ...)')
         teacher_samples = [_view_sample(s, 1) for s in data_samples]
         with torch.no_grad():
             teacher_logits = self.teacher(views[1], teacher_samples, mode='tensor')
@@ -272,6 +293,11 @@ class SemiSupervised(BaseModel):
                 raise ValueError(f'teacher gave {teacher_logits.shape[0]} rows for '
                                  f'{logits.shape[0]} clouds')
             rows_s = rows_t = torch.arange(logits.shape[0], device=logits.device)
+        return self._consistency_term(logits, teacher_logits, rows_s, rows_t, unlabeled, out)
+
+    def _consistency_term(self, logits: Tensor, teacher_logits: Tensor, rows_s: Tensor,
+                          rows_t: Tensor, unlabeled: Tensor,
+                          out: Dict[str, Tensor]) -> Dict[str, Tensor]:
         mask = unlabeled[rows_s] if self.consistency_on == 'unlabeled' else None
         out['loss_consistency'] = self.loss_consistency(
             logits[rows_s], teacher_logits[rows_t].to(logits.dtype), mask)

@@ -1,0 +1,7 @@
+# ScanNet Limited Annotations (20 points per scene), O-CNN U-Net trained from scratch, with the
+# paper's combined semi-supervised recipe ("semi" in the paper's tables;
+# configs/_base_/semi/combined.py): cross-entropy on the 20 annotated points + mean-teacher
+# consistency and entropy minimisation (0.5) on the other points of every scene.
+_base_ = ['./segmentor_scratch_scannet_ocnn_la20.py', '../_base_/semi/combined.py']
+model = dict(_base_.semi_model, model=_base_.model)
+custom_hooks = _base_.custom_hooks + _base_.semi_hooks
