@@ -2,6 +2,7 @@
 
     python tools/generate_pseudo_labels.py CONFIG [--out DIR] [--resume]
         [--launcher none|pytorch|slurm] [--vis N] [--device DEV] [--cfg-options k=v ...]
+    python tools/generate_pseudo_labels.py (CONFIG [--out DIR] | DIR) --verify
 
     torchrun --nproc_per_node 8 tools/generate_pseudo_labels.py CONFIG --launcher pytorch
 
@@ -19,22 +20,28 @@ The frame list is cut into shards of ``shard_size`` consecutive frames;
 shard ``i`` belongs to rank ``i % world_size``, so every frame is labelled
 exactly once and the files do not depend on the number of processes. Each
 shard is written under a temporary name and renamed when complete;
-``--resume`` keeps complete shards and redoes the rest. Frames that cannot
-be loaded are counted, listed in the summary and in ``manifest.json``.
+``--resume`` requires the same teacher, codec, frames and source files
+(type, root, each file's size and mtime), keeps the complete shards whose
+sha256 and frames check out, and redoes the rest (counted). Frames that
+cannot be loaded, or whose teacher output is not a distribution (NaN), are
+counted, listed in the summary and in ``manifest.json``. One writer at a
+time: ``DIR/writer.lock`` names the running one. ``--verify`` checks every
+shard (sha256, frames, rows) and exits 2 listing the bad ones.
 ``--vis N`` saves PNG overlays (image | top-1 class | confidence) of the
 first N labelled frames of each rank under ``DIR/vis``.
 """
 import argparse
-import glob
 import os
 import os.path as osp
-import re
-import sys
+import signal
+import threading
 import time
 
 import numpy as np
 
 from d3l.engine.cli import CLIError, DictAction, load_config, run_cli
+from d3l.pseudo_labels.session import prepare_directory
+from d3l.pseudo_labels.vis import safe_name, save_overlay
 
 # errors that mean "this frame's data are bad", not "the setup is wrong"
 try:
@@ -50,6 +57,9 @@ def parse_args(argv=None):
     parser.add_argument('--out', help='label directory (default: pseudo_label_cfg.out_dir)')
     parser.add_argument('--resume', action='store_true',
                         help='continue a directory: keep complete shards, redo the rest')
+    parser.add_argument('--verify', action='store_true',
+                        help='check every shard of the directory (CONFIG may be the directory)'
+                             '; exit 2 listing the bad ones')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none')
     parser.add_argument('--vis', type=int, default=0, metavar='N',
@@ -112,91 +122,19 @@ def teacher_identity(teacher) -> dict:
     return info
 
 
-def safe_name(frame_id: str) -> str:
-    return re.sub(r'[^A-Za-z0-9._-]+', '_', frame_id)
-
-
-def save_overlay(path: str, img: np.ndarray, probs, stride: int) -> None:
-    """image | top-1 class over the image | confidence (white = 1)."""
-    from PIL import Image
-
-    from d3l.visualization import default_palette
-
-    num_classes = probs.shape[0]
-    conf, top1 = probs.max(0)
-    top1 = top1.cpu().numpy()
-    conf = conf.cpu().numpy()
-    height, width = img.shape[:2]
-    if stride > 1:
-        top1 = np.repeat(np.repeat(top1, stride, 0), stride, 1)[:height, :width]
-        conf = np.repeat(np.repeat(conf, stride, 0), stride, 1)[:height, :width]
-    colors = default_palette(num_classes)[top1]
-    overlay = (0.4 * img + 0.6 * colors).astype(np.uint8)
-    conf_img = np.repeat((conf * 255).astype(np.uint8)[..., None], 3, 2)
-    canvas = np.concatenate([img, overlay, conf_img], axis=1)
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    tmp = f'{path}.tmp-{os.getpid()}.png'
-    Image.fromarray(canvas).save(tmp)
-    os.replace(tmp, path)
-
-
-def shard_is_complete(path: str, planned: list) -> bool:
-    from d3l.pseudo_labels import LabelStoreError, ShardFile
-
-    try:
-        shard = ShardFile(path)
-        shard._arrays()
-    except (LabelStoreError, OSError, ValueError):
-        return False
-    stored = list(shard.frame_ids) + [f for f, _ in shard.failed]
-    return sorted(stored) == sorted(planned)
-
-
-# ----------------------------------------------------------------------------
-def prepare_directory(out_dir, manifest, resume) -> dict:
-    """Rank 0: check / create the directory; returns the manifest to use."""
-    from d3l.pseudo_labels import (
-        MANIFEST_NAME,
-        LabelStoreError,
-        list_shards,
-        manifest_differences,
-        read_manifest,
-        write_manifest,
-    )
-
-    existing = osp.isfile(osp.join(out_dir, MANIFEST_NAME))
-    if existing:
-        if not resume:
-            raise CLIError(f'{out_dir} already holds pseudo-labels ({MANIFEST_NAME}); pass '
-                           '--resume to continue it or choose another --out')
-        try:
-            old = read_manifest(out_dir)
-        except LabelStoreError as err:
-            raise CLIError(str(err)) from None
-        differences = manifest_differences(old, manifest)
-        if differences:
-            raise CLIError(f'--resume: {out_dir} was generated with a different '
-                           f'{", ".join(differences)}; use a new --out for these settings')
-        manifest['created'] = old.get('created', manifest['created'])
-    elif list_shards(out_dir):
-        raise CLIError(f'{out_dir} holds shard files but no {MANIFEST_NAME}; remove them or '
-                       'choose another --out')
-    for tmp in glob.glob(osp.join(out_dir, '*.tmp-*')):
-        os.remove(tmp)  # partial shards of a killed run
-    write_manifest(out_dir, manifest)
-    return manifest
-
-
 def label_shard(index, start, stop, frame_ids, dataset, teacher, codec, stride, out_dir,
-                vis_left, progress):
+                vis_left, progress, guard=None):
     """Label frames [start, stop) into shard ``index``; returns
-    (labelled, failures, vis_left)."""
+    (labelled, failures, vis_left). ``guard()`` runs before each frame and
+    before the shard is committed; it raises when this process must stop."""
     import torch
 
-    from d3l.pseudo_labels import ShardWriter
+    from d3l.pseudo_labels import ShardWriter, SoftLabelError
 
-    writer = ShardWriter(out_dir, index, frame_start=start)
+    writer = ShardWriter(out_dir, index, frame_start=start, before_commit=guard)
     for idx in range(start, stop):
+        if guard is not None:
+            guard()
         frame_id = frame_ids[idx]
         try:
             sample = dataset.prepare_data(idx)
@@ -212,7 +150,13 @@ def label_shard(index, start, stop, frame_ids, dataset, teacher, codec, stride, 
             continue
         with torch.no_grad():
             probs = teacher.label_frame(sample, stride=stride)
-        encoded = codec.encode(probs.reshape(probs.shape[0], -1).T)
+        try:
+            encoded = codec.encode(probs.reshape(probs.shape[0], -1).T,
+                                   name=f'frame {frame_id!r}')
+        except SoftLabelError as err:  # e.g. NaN teacher output: listed, never stored
+            writer.add_failure(frame_id, f'{type(err).__name__}: {err}')
+            progress.update()
+            continue
         writer.add(frame_id, encoded, image_shape=img.shape[:2], stride=stride)
         if vis_left > 0:
             save_overlay(osp.join(out_dir, 'vis', safe_name(frame_id) + '.png'), img, probs,
@@ -223,22 +167,9 @@ def label_shard(index, start, stop, frame_ids, dataset, teacher, codec, stride, 
     return len(writer), writer.failures, vis_left
 
 
-class _Progress:
-    """mmengine's ProgressBar (tasks/s = frames/s) on rank 0, silent elsewhere."""
-
-    def __init__(self, total: int, enabled: bool):
-        self.bar = None
-        if enabled and total > 0:
-            from mmengine.utils import ProgressBar
-            self.bar = ProgressBar(total, file=sys.stdout)
-
-    def update(self):
-        if self.bar is not None:
-            self.bar.update()
-
-
-def main(argv=None):
-    args = parse_args(argv)
+# ----------------------------------------------------------------------------
+def read_settings(args):
+    """(config, out_dir, stride, shard_size) from the command line."""
     cfg = load_config(args.config, args.cfg_options)
     if 'teacher' not in cfg:
         raise CLIError(f'{args.config} has no "teacher" (e.g. teacher = dict(type='
@@ -255,28 +186,121 @@ def main(argv=None):
     if stride < 1 or shard_size < 1:
         raise CLIError(f'pseudo_label_cfg: stride ({stride}) and shard_size ({shard_size}) '
                        'must be >= 1')
+    if osp.exists(out_dir) and not osp.isdir(out_dir):
+        raise CLIError(f'--out {out_dir} is a file, not a directory')
+    return cfg, str(out_dir), stride, shard_size
+
+
+def run_verify(args) -> None:
+    """``--verify``: check every shard of a directory; exit 2 listing the
+    bad ones (and, given a config, source files that changed)."""
+    from d3l.pseudo_labels import LabelStoreError, verify_store
+    from d3l.pseudo_labels.session import format_verify_report
+
+    if osp.isdir(args.config):
+        label_dir, notes = args.config, []
+    else:
+        cfg, label_dir, _, _ = read_settings(args)
+        notes = verify_source(cfg, label_dir)
+    report = verify_store(label_dir)
+    lines, failure = format_verify_report(label_dir, report)
+    print('\n'.join(lines + [f'  SOURCE {note}' for note in notes]), flush=True)
+    if failure or notes:
+        raise LabelStoreError(failure or f'{label_dir}: {notes[0]}')
+    print(f'[verify] {label_dir}: OK', flush=True)
+
+
+def verify_source(cfg, label_dir) -> list:
+    """Differences between the config's source files and the manifest's."""
+    from mmengine.registry import init_default_scope
+
+    from d3l.pseudo_labels import (
+        LabelStoreError,
+        describe_source,
+        file_stats,
+        read_manifest,
+        source_differences,
+    )
+
+    init_default_scope(cfg.get('default_scope', 'd3l'))
+    try:
+        manifest = read_manifest(label_dir)
+    except LabelStoreError as err:
+        raise CLIError(str(err)) from None
+    source_cfg = _plain(cfg.pseudo_label_cfg['source'])
+    dataset, frame_ids = build_source(source_cfg)
+    if frame_ids != list(manifest['frame_ids']):
+        return [f'the source lists {len(frame_ids)} frames, the manifest '
+                f'{len(manifest["frame_ids"])} (or another order)']
+    current = dict(source=describe_source(dataset, source_cfg), frame_ids=frame_ids,
+                   source_files=file_stats(dataset))
+    return source_differences(manifest, current)
+
+
+def start_run(out_dir, rank, world_size, make):
+    """Rank 0 takes the lock and prepares the directory (``make()`` gives
+    the new manifest); every rank gets (manifest, run id) or the error."""
+    from mmengine.dist import broadcast_object_list
+
+    from d3l.pseudo_labels import LabelStoreError, StoreLock
+
+    lock, verdict = None, [None]
+    if rank == 0:
+        try:
+            manifest, args = make()
+            lock = StoreLock(out_dir).acquire()
+            try:
+                verdict = [(prepare_directory(out_dir, manifest, args.resume), lock.run_id)]
+            except BaseException:
+                lock.release()
+                raise
+        except (CLIError, LabelStoreError) as err:
+            verdict = [f'error: {err}']
+    if world_size > 1:
+        broadcast_object_list(verdict, src=0)
+    if isinstance(verdict[0], str):
+        raise CLIError(verdict[0][len('error: '):])
+    manifest, run_id = verdict[0]
+    return manifest, lock or StoreLock(out_dir, run_id=run_id)
+
+
+def _on_sigterm(signum, frame):
+    # a clean exit: finally-blocks remove the shard in progress and the lock
+    raise SystemExit(128 + signum)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.verify:
+        return run_verify(args)
+    previous = signal.getsignal(signal.SIGTERM)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if in_main_thread:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        generate(args)
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def generate(args):
+    cfg, out_dir, stride, shard_size = read_settings(args)
+    label_cfg = cfg.pseudo_label_cfg
 
     import torch
-    from mmengine.dist import (
-        all_gather_object,
-        barrier,
-        broadcast_object_list,
-        get_dist_info,
-        init_dist,
-    )
+    from mmengine.dist import get_dist_info, init_dist
     from mmengine.registry import init_default_scope
 
     import d3l  # noqa: F401  (compat layer)
     from d3l.pseudo_labels import (
         SoftLabelCodec,
-        list_shards,
+        describe_source,
+        file_stats,
         make_manifest,
         plan_shards,
-        shard_path,
-        shards_of_rank,
-        write_manifest,
     )
-    from d3l.pseudo_labels.manifest import now_iso
+    from d3l.pseudo_labels.session import WriterGuard
 
     if args.launcher != 'none':
         init_dist(args.launcher, backend='nccl' if torch.cuda.is_available() else 'gloo')
@@ -287,94 +311,67 @@ def main(argv=None):
         codec = SoftLabelCodec(**dict(label_cfg.get('codec') or {}))
     except (TypeError, ValueError) as err:
         raise CLIError(f'pseudo_label_cfg.codec: {err}') from None
-    dataset, frame_ids = build_source(label_cfg['source'])
+    source_cfg = _plain(label_cfg['source'])
+    dataset, frame_ids = build_source(source_cfg)
     device = args.device
     if device is None and torch.cuda.is_available():
         device = f'cuda:{int(os.environ.get("LOCAL_RANK", 0))}'
     teacher = build_teacher(cfg.teacher, device)
     shards = plan_shards(len(frame_ids), shard_size)
 
-    # rank 0 checks the directory; every rank learns the verdict
-    verdict = [None]
-    if rank == 0:
-        try:
-            manifest = make_manifest(
-                teacher=teacher_identity(teacher), num_classes=teacher.num_classes,
-                class_names=teacher.class_names, codec=codec.config(), stride=stride,
-                panorama=teacher.panorama_config(), source=_plain(label_cfg['source']),
-                frame_ids=frame_ids, shard_size=shard_size, num_shards=len(shards))
-            verdict = [prepare_directory(out_dir, manifest, args.resume)]
-        except CLIError as err:
-            verdict = [f'error: {err}']
-    if world_size > 1:
-        broadcast_object_list(verdict, src=0)
-    if isinstance(verdict[0], str):
-        raise CLIError(verdict[0][len('error: '):])
-    manifest = verdict[0]
+    def make():
+        return make_manifest(
+            teacher=teacher_identity(teacher), num_classes=teacher.num_classes,
+            class_names=teacher.class_names, codec=codec.config(), stride=stride,
+            panorama=teacher.panorama_config(), source=describe_source(dataset, source_cfg),
+            frame_ids=frame_ids, shard_size=shard_size, num_shards=len(shards),
+            source_files=file_stats(dataset)), args
 
-    mine = shards_of_rank(len(shards), world_size, rank)
-    todo, skipped = [], []
-    for index in mine:
-        start, stop = shards[index]
-        path = shard_path(out_dir, index)
-        if osp.isfile(path) and shard_is_complete(path, frame_ids[start:stop]):
-            skipped.append(index)
-        else:
-            todo.append(index)
+    manifest, lock = start_run(out_dir, rank, world_size, make)
+    guard = WriterGuard(lock, watch_parent=args.launcher == 'pytorch')
+    try:
+        run_shards(args, out_dir, manifest, shards, frame_ids, dataset, teacher, codec, stride,
+                   rank, world_size, guard)
+    finally:
+        lock.release()
+
+
+def run_shards(args, out_dir, manifest, shards, frame_ids, dataset, teacher, codec, stride,
+               rank, world_size, guard):
+    """Label this rank's shards that are not complete; rank 0 records
+    them in the manifest and prints the summary."""
+    from mmengine.dist import all_gather_object, barrier
+
+    from d3l.pseudo_labels import shards_of_rank
+    from d3l.pseudo_labels.session import Progress, finish_run, plan_work
+
+    todo, kept, redone = plan_work(out_dir, manifest, shards_of_rank(len(shards), world_size,
+                                                                     rank))
     num_todo = sum(shards[i][1] - shards[i][0] for i in todo)
     if rank == 0:
         print(f'[generate_pseudo_labels] {len(frame_ids)} frames in {len(shards)} shards, '
               f'{world_size} process(es); teacher {type(teacher).__name__} '
               f'({teacher.num_classes} classes) on {teacher.device}; rank 0 labels {num_todo} '
-              f'frames, keeps {len(skipped)} complete shard(s)', flush=True)
-    progress = _Progress(num_todo, rank == 0)
+              f'frames, keeps {len(kept)} complete shard(s)', flush=True)
+    for name, reason in redone:
+        print(f'[generate_pseudo_labels] rank {rank} redoes {name}: {reason}', flush=True)
+    progress = Progress(num_todo, rank == 0)
     started = time.time()
     labelled, failures, vis_left = 0, [], args.vis
     for index in todo:
         start, stop = shards[index]
         done, failed, vis_left = label_shard(index, start, stop, frame_ids, dataset, teacher,
-                                             codec, stride, out_dir, vis_left, progress)
+                                             codec, stride, out_dir, vis_left, progress, guard)
         labelled += done
         failures += failed
-    elapsed = time.time() - started
-    stats = dict(rank=rank, labelled=labelled, failed=failures, skipped_shards=len(skipped),
-                 skipped_frames=sum(shards[i][1] - shards[i][0] for i in skipped),
-                 written_shards=len(todo), seconds=elapsed)
+    stats = dict(rank=rank, labelled=labelled, failed=failures, skipped_shards=len(kept),
+                 skipped_frames=sum(shards[i][1] - shards[i][0] for i in kept),
+                 redone=redone, written_shards=len(todo), seconds=time.time() - started)
     all_stats = all_gather_object(stats) if world_size > 1 else [stats]
     if world_size > 1:
         barrier()
-    if rank != 0:
-        return
-
-    # rank 0: summarise every shard on disk into the manifest
-    from d3l.pseudo_labels import ShardFile
-    present = list_shards(out_dir)
-    total_labelled, all_failed = 0, []
-    for index, path in present.items():
-        if index >= len(shards):
-            continue
-        shard = ShardFile(path)
-        total_labelled += len(shard.frame_ids)
-        all_failed += [list(f) for f in shard.failed]
-    complete = all(i in present for i in range(len(shards)))
-    manifest.update(counts=dict(frames=len(frame_ids), labelled=total_labelled,
-                                failed=len(all_failed)),
-                    failed=all_failed, complete=complete, finished=now_iso())
-    write_manifest(out_dir, manifest)
-    this_run = sum(s['labelled'] for s in all_stats)
-    kept = sum(s['skipped_frames'] for s in all_stats)
-    rate = this_run / max(max(s['seconds'] for s in all_stats), 1e-9)
-    print(f'\n[generate_pseudo_labels] done: {this_run} frames labelled now '
-          f'({rate:.2f} frames/s over {world_size} process(es)), {kept} frames kept from '
-          f'complete shards (--resume), {len(all_failed)} failed; {total_labelled} of '
-          f'{len(frame_ids)} frames stored in {out_dir}', flush=True)
-    if all_failed:
-        print(f'[generate_pseudo_labels] {len(all_failed)} frame(s) could not be labelled '
-              '(listed in manifest.json "failed"):')
-        for frame_id, reason in all_failed[:20]:
-            print(f'  {frame_id}: {reason}')
-        if len(all_failed) > 20:
-            print(f'  ... and {len(all_failed) - 20} more')
+    if rank == 0:
+        finish_run(out_dir, manifest, len(shards), all_stats, world_size)
 
 
 def _plain(value):

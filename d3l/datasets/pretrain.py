@@ -20,7 +20,7 @@ from mmcv.transforms import BaseTransform
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
-from d3l.pseudo_labels import SoftLabelCodec, SoftLabelStore
+from d3l.pseudo_labels import SoftLabelCodec, SoftLabelStore, check_dataset_source
 from d3l.registry import DATASETS, TRANSFORMS
 
 from .transforms.utils import select_points
@@ -44,6 +44,12 @@ class PretrainRGBDDataset(BaseDataset):
             split): ``'skip'`` (default; counted and logged) or ``'error'``.
         allow_incomplete: train on a directory whose generation has not
             finished.
+        check_source: compare the source with the one the labels were made
+            from (manifest ``source``): another dataset type, or frames whose
+            files have other sizes, are an error (:class:`LabelStoreError`);
+            another root or other mtimes with the same sizes are logged.
+        verify_labels: check each frame's label rows against their CRC-32
+            when read (a corrupt shard is an error naming it and the frame).
         indices / test_mode / lazy_init / max_refetch: as MMEngine's
             ``BaseDataset``.
 
@@ -54,7 +60,8 @@ class PretrainRGBDDataset(BaseDataset):
     def __init__(self, source: dict, label_dir: str, pipeline: Sequence = (),
                  missing: str = 'skip', allow_incomplete: bool = False, indices=None,
                  test_mode: bool = False, lazy_init: bool = False, max_refetch: int = 100,
-                 metainfo: Optional[dict] = None):
+                 metainfo: Optional[dict] = None, check_source: bool = True,
+                 verify_labels: bool = True):
         if missing not in ('skip', 'error'):
             raise ValueError(f"PretrainRGBDDataset: missing must be 'skip' or 'error', got "
                              f'{missing!r}')
@@ -63,6 +70,8 @@ class PretrainRGBDDataset(BaseDataset):
         self.label_dir = label_dir
         self.missing = missing
         self.allow_incomplete = allow_incomplete
+        self.check_source = check_source
+        self.verify_labels = verify_labels
         self.source = None
         self.store: Optional[SoftLabelStore] = None
         self.num_missing = 0
@@ -72,7 +81,8 @@ class PretrainRGBDDataset(BaseDataset):
 
     def _open(self):
         if self.store is None:
-            self.store = SoftLabelStore(self.label_dir, allow_incomplete=self.allow_incomplete)
+            self.store = SoftLabelStore(self.label_dir, allow_incomplete=self.allow_incomplete,
+                                        verify=self.verify_labels)
         if self.source is None:
             self.source = DATASETS.build(self.source_cfg)
             if hasattr(self.source, 'full_init'):
@@ -110,6 +120,12 @@ class PretrainRGBDDataset(BaseDataset):
         if not data_list:
             raise ValueError(f'PretrainRGBDDataset: no frame of the source has labels in '
                              f'{self.label_dir} (were they generated from this dataset?)')
+        if self.check_source:
+            frames = [(info['source_index'], info['frame_id']) for info in data_list]
+            for note in check_dataset_source(self.store.manifest, self.label_dir, self.source,
+                                             type(self.source).__name__, frames):
+                print_log(f'PretrainRGBDDataset: {note}', logger='current',
+                          level=logging.WARNING)
         return data_list
 
     def get_data_info(self, idx: int) -> dict:

@@ -1,5 +1,14 @@
-"""Soft pseudo-labels: compact top-k codec, sharded storage, manifest."""
-from .codec import SoftLabelCodec
+"""Soft pseudo-labels: compact top-k codec, sharded storage, manifest,
+source fingerprints, writer lock, verification."""
+from .codec import SoftLabelCodec, SoftLabelError, check_distributions
+from .layout import (
+    checksum_path,
+    expected_checksum,
+    planned_frames,
+    read_checksum,
+    write_checksum,
+)
+from .lock import LOCK_NAME, StoreLock, StoreLockError, read_lock
 from .manifest import (
     MANIFEST_NAME,
     LabelStoreError,
@@ -14,6 +23,7 @@ from .shards import (
     SoftLabelRecord,
     SoftLabelStore,
     file_sha256,
+    frame_crc32,
     grid_shape,
     iter_records,
     list_shards,
@@ -21,8 +31,14 @@ from .shards import (
     shard_path,
     shards_of_rank,
 )
+from .source import check_dataset_source, describe_source, file_stats, source_differences
+from .verify import check_shard, verify_store
 
 __all__ = ['SoftLabelCodec', 'ShardWriter', 'ShardFile', 'SoftLabelRecord', 'SoftLabelStore',
            'LabelStoreError', 'MANIFEST_NAME', 'make_manifest', 'manifest_differences',
            'read_manifest', 'write_manifest', 'file_sha256', 'grid_shape', 'iter_records',
-           'list_shards', 'plan_shards', 'shard_path', 'shards_of_rank']
+           'list_shards', 'plan_shards', 'shard_path', 'shards_of_rank',
+           'SoftLabelError', 'check_distributions', 'checksum_path', 'expected_checksum',
+           'planned_frames', 'read_checksum', 'write_checksum', 'LOCK_NAME', 'StoreLock',
+           'StoreLockError', 'read_lock', 'frame_crc32', 'check_dataset_source',
+           'describe_source', 'file_stats', 'source_differences', 'check_shard', 'verify_store']

@@ -15,15 +15,53 @@ ignores. A real distribution never has top-1 probability 0 (it is at least
 """
 from __future__ import annotations
 
-from typing import Dict, Union
+from typing import Dict, Optional, Union
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from d3l.utils.errors import D3LError
+
 Array = Union[Tensor, np.ndarray]
 
 PROB_DTYPES = ('float16', 'uint8')
+#: how far a row's sum may be from 1 (a float16 teacher's softmax is ~1e-3 off)
+SUM_TOLERANCE = 1e-2
+
+
+class SoftLabelError(D3LError, ValueError):
+    """Probabilities that are not distributions (NaN, out of [0, 1], rows not
+    summing to 1) or stored labels that cannot be decoded."""
+
+
+def _where(name: Optional[str]) -> str:
+    return f'{name}: ' if name else ''
+
+
+def check_distributions(probs: Tensor, name: Optional[str] = None) -> None:
+    """Raise :class:`SoftLabelError` unless every row of ``probs`` (N, C) is a
+    distribution (finite, in [0, 1], sum 1) or all zero (no label)."""
+    finite = torch.isfinite(probs)
+    if not bool(finite.all()):
+        bad_rows = (~finite).any(1).nonzero().flatten()
+        raise SoftLabelError(
+            f'{_where(name)}{int((~finite).sum())} non-finite teacher probabilities (NaN or inf) '
+            f'in {len(bad_rows)} of {len(probs)} rows (first: row {int(bad_rows[0])})')
+    outside = (probs < 0) | (probs > 1 + SUM_TOLERANCE)
+    if bool(outside.any()):
+        row = int(outside.any(1).nonzero()[0, 0])
+        raise SoftLabelError(
+            f'{_where(name)}{int(outside.sum())} teacher probabilities outside [0, 1] (first: '
+            f'row {row}, min {float(probs[row].min()):.4g}, max {float(probs[row].max()):.4g}); '
+            'pass probabilities (softmax), not logits')
+    sums = probs.double().sum(1)
+    wrong = (sums > 0) & ((sums - 1).abs() > SUM_TOLERANCE)
+    if bool(wrong.any()):
+        row = int(wrong.nonzero()[0, 0])
+        raise SoftLabelError(
+            f'{_where(name)}{int(wrong.sum())} rows of teacher probabilities do not sum to 1 '
+            f'(first: row {row} sums to {float(sums[row]):.4g}; all-zero rows mean "no label")')
 
 
 class SoftLabelCodec:
@@ -72,8 +110,13 @@ class SoftLabelCodec:
         return {'type': 'SoftLabelCodec', 'topk': self.topk, 'prob_dtype': self.prob_dtype}
 
     # ------------------------------------------------------------------
-    def encode(self, probs: Tensor) -> Dict[str, Tensor]:
+    def encode(self, probs: Tensor, name: Optional[str] = None) -> Dict[str, Tensor]:
         """Encode ``probs`` (N, C), rows summing to 1 (or all zero = no label).
+
+        Non-finite values, values outside [0, 1] and rows that do not sum to
+        1 raise :class:`SoftLabelError`, prefixed by ``name`` (e.g. the
+        frame): stored as they are, NaN would decode as "no label" yet keep a
+        top-1 class.
 
         Returns ``{'indices': (N, k) uint8|uint16, 'probs': (N, k)
         float16|uint8}`` with the top-k classes in decreasing order, on the
@@ -84,6 +127,7 @@ class SoftLabelCodec:
         if probs.dim() != 2 or probs.shape[1] < 1:
             raise ValueError(
                 f'SoftLabelCodec.encode: probs must be (N, C), got {tuple(probs.shape)}')
+        check_distributions(probs, name)
         num_classes = probs.shape[1]
         k = min(self.topk, num_classes)
         values, indices = probs.float().topk(k, dim=1, largest=True, sorted=True)
@@ -127,22 +171,41 @@ class SoftLabelCodec:
         return indices.long()
 
     @classmethod
-    def decode(cls, encoded: Dict[str, Array], num_classes: int) -> Tensor:
+    def check_stored(cls, indices: Tensor, values: Tensor, num_classes: int,
+                     name: Optional[str] = None) -> None:
+        """Raise :class:`SoftLabelError` for stored rows no encoder writes:
+        a class index >= ``num_classes`` or a probability that is not finite
+        or outside [0, 1] (the signs of a corrupt file)."""
+        if indices.shape != values.shape or indices.dim() != 2:
+            raise SoftLabelError(f'{_where(name)}SoftLabelCodec: indices {tuple(indices.shape)} '
+                                 f'and probs {tuple(values.shape)} must be the same (N, k) shape')
+        if not len(indices):
+            return
+        if int(indices.max()) >= num_classes:
+            row = int((indices >= num_classes).any(1).nonzero()[0, 0])
+            raise SoftLabelError(f'{_where(name)}class index {int(indices[row].max())} (row '
+                                 f'{row}) is out of range for num_classes={num_classes}')
+        bad = ~torch.isfinite(values) | (values < 0) | (values > 1 + SUM_TOLERANCE)
+        if bool(bad.any()):
+            row = int(bad.any(1).nonzero()[0, 0])
+            raise SoftLabelError(f'{_where(name)}{int(bad.sum())} stored probabilities are not in '
+                                 f'[0, 1] (first: row {row}, {values[row].tolist()})')
+
+    @classmethod
+    def decode(cls, encoded: Dict[str, Array], num_classes: int,
+               name: Optional[str] = None) -> Tensor:
         """Dense float32 (N, C) distributions from :meth:`encode`'s output.
 
         Works for either probability dtype (it is read from the arrays), with
         numpy or torch inputs, on the inputs' device. Rows sum to 1, except
-        rows without a label, which are all zero.
+        rows without a label, which are all zero. Rows that no encoder writes
+        raise :class:`SoftLabelError` (see :meth:`check_stored`), prefixed by
+        ``name``.
         """
         indices = cls.stored_indices(encoded)
         values = cls.stored_probs(encoded).to(indices.device)
-        if indices.shape != values.shape or indices.dim() != 2:
-            raise ValueError(f'SoftLabelCodec.decode: indices {tuple(indices.shape)} and probs '
-                             f'{tuple(values.shape)} must be the same (N, k) shape')
+        cls.check_stored(indices, values, num_classes, name)
         num_rows, k = indices.shape
-        if num_rows and int(indices.max()) >= num_classes:
-            raise ValueError(f'SoftLabelCodec.decode: class index {int(indices.max())} is out of '
-                             f'range for num_classes={num_classes}')
         labelled = values[:, 0] > 0
         total = values.sum(1)
         # rows written elsewhere (or rounded up) may store slightly more than 1
@@ -171,11 +234,15 @@ class SoftLabelCodec:
         return out
 
     @classmethod
-    def top1(cls, encoded: Dict[str, Array], ignore_index: int = 255) -> Tensor:
+    def top1(cls, encoded: Dict[str, Array], ignore_index: int = 255,
+             num_classes: Optional[int] = None, name: Optional[str] = None) -> Tensor:
         """(N,) int64 argmax class per row; rows without a label get
-        ``ignore_index``."""
+        ``ignore_index``. Non-finite stored probabilities raise
+        :class:`SoftLabelError` (and class indices >= ``num_classes``, when
+        given)."""
         indices = cls.stored_indices(encoded)
         values = cls.stored_probs(encoded)
+        cls.check_stored(indices, values, num_classes if num_classes else 1 << 30, name)
         labels = indices[:, 0].clone()
         labels[values[:, 0] <= 0] = ignore_index
         return labels

@@ -8,10 +8,15 @@
 ``codec``            ``SoftLabelCodec`` settings (``topk``, ``prob_dtype``)
 ``stride``           label grid stride in pixels
 ``panorama``         how panoramas were fed to the teacher
-``source``           config of the RGB-D dataset that was labelled
+``source``           the RGB-D dataset that was labelled: ``type``, resolved
+                     ``data_root``, ``config`` (format 2; format 1 held the config)
 ``frame_ids``        every frame of the source, in order (shard ``i`` holds
                      frames ``[i * shard_size, (i + 1) * shard_size)``)
+``source_files``     per frame, size and mtime of each of its files (see
+                     :mod:`d3l.pseudo_labels.source`)
 ``shard_size``       frames per shard; ``num_shards``
+``shards``           ``{file: {'sha256', 'bytes', 'frames', 'failed'}}`` of the
+                     written shards (filled when generation finishes)
 ``counts``           ``{'frames', 'labelled', 'failed'}`` once generation finished
 ``failed``           ``[[frame_id, reason], ...]`` frames that could not be labelled
 ``complete``         whether every shard is written
@@ -23,11 +28,11 @@ import json
 import os
 import os.path as osp
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from d3l.utils.errors import D3LError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST_NAME = 'manifest.json'
 
 #: manifest keys that must agree for ``--resume`` to continue a directory
@@ -57,7 +62,7 @@ def write_json_atomic(path: str, payload: dict) -> None:
 def make_manifest(*, teacher: Dict[str, Any], num_classes: int, class_names: List[str],
                   codec: Dict[str, Any], stride: int, panorama: Dict[str, Any],
                   source: Dict[str, Any], frame_ids: List[str], shard_size: int,
-                  num_shards: int) -> dict:
+                  num_shards: int, source_files: Optional[List[str]] = None) -> dict:
     """A manifest for a generation that is about to start."""
     from d3l.version import __version__
 
@@ -71,8 +76,10 @@ def make_manifest(*, teacher: Dict[str, Any], num_classes: int, class_names: Lis
         'panorama': panorama,
         'source': source,
         'frame_ids': list(frame_ids),
+        **({} if source_files is None else {'source_files': list(source_files)}),
         'shard_size': int(shard_size),
         'num_shards': int(num_shards),
+        'shards': {},
         'counts': None,
         'failed': [],
         'complete': False,
@@ -87,9 +94,18 @@ def _canonical(value):
 
 def manifest_differences(old: dict, new: dict) -> List[str]:
     """Identity keys on which two manifests disagree (``--resume`` refuses
-    to mix labels of different teachers, codecs or frame lists)."""
-    return [key for key in IDENTITY_KEYS
-            if _canonical(old.get(key)) != _canonical(new.get(key))]
+    to mix labels of different teachers, codecs, frame lists or sources).
+
+    ``'source'`` is listed when the source's type, root or files differ
+    (:func:`d3l.pseudo_labels.source.source_differences` says how) and both
+    manifests describe their source (``source_files``)."""
+    differences = [key for key in IDENTITY_KEYS
+                   if _canonical(old.get(key)) != _canonical(new.get(key))]
+    if 'source_files' in new or 'source_files' in old:
+        from .source import source_differences
+        if source_differences(old, new):
+            differences.append('source')
+    return differences
 
 
 def read_manifest(label_dir: str) -> dict:

@@ -1,4 +1,5 @@
 """Shard writer / reader, manifest checks, rank assignment."""
+import hashlib
 import os
 
 import numpy as np
@@ -52,8 +53,14 @@ def write_store(root, frames, num_classes=20, stride=1, shard_size=2, prob_dtype
 def test_round_trip_lookup_and_memmap(tmp_path):
     frames = [(f'scene/{i}', (6 + i, 9)) for i in range(5)]
     dense = write_store(tmp_path, frames, stride=2, failed=('scene/3',))
-    assert sorted(os.listdir(tmp_path)) == ['manifest.json', 'shard_00000.npz',
-                                           'shard_00001.npz', 'shard_00002.npz']
+    assert sorted(os.listdir(tmp_path)) == [
+        'manifest.json', 'shard_00000.npz', 'shard_00000.sha256', 'shard_00001.npz',
+        'shard_00001.sha256', 'shard_00002.npz', 'shard_00002.sha256']
+    # the .sha256 files are sha256sum's format, of the files as written
+    for index in range(3):
+        digest, name = (tmp_path / f'shard_0000{index}.sha256').read_text().split()
+        assert name == f'shard_0000{index}.npz'
+        assert digest == hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()
     store = SoftLabelStore(str(tmp_path))
     assert len(store) == 4 and store.failed == [('scene/3', 'OSError: unreadable second line')]
     record = store.get('scene/4')
@@ -107,7 +114,7 @@ def test_writer_validates_and_leaves_no_temporary_file(tmp_path):
     with pytest.raises(ValueError, match='twice'):
         writer.add('f', codec.encode(fake_probs(5, 3, 3, 0)), (3, 3))
     writer.close()
-    assert os.listdir(tmp_path) == ['shard_00000.npz']
+    assert sorted(os.listdir(tmp_path)) == ['shard_00000.npz', 'shard_00000.sha256']
 
 
 @pytest.mark.parametrize('num_shards', [1, 5, 16])

@@ -1,0 +1,314 @@
+"""Reading a label directory: shards, per-frame records, the store.
+
+Opening a store checks each shard's frame table against the manifest (the
+frames of its slice, its index and first frame), so a changed
+``shard_size`` or a shard replaced by a copy of another is an error, not
+silently missing frames. Reading a frame checks the CRC-32 of its rows
+(``frame_crc32``): the rows are memory-mapped, which bypasses the zip CRC,
+and a flipped byte would otherwise become a wrong label. The whole-file
+sha256 is checked by ``--resume`` and ``--verify`` (see :mod:`.verify`),
+which read every byte anyway.
+"""
+from __future__ import annotations
+
+import os
+import struct
+import zipfile
+import zlib
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .codec import SoftLabelCodec, SoftLabelError
+from .layout import SHARD_PATTERN, list_shards, plan_shards, planned_frames
+from .manifest import LabelStoreError, read_manifest
+
+
+def _npz_member_memmap(path: str, name: str) -> np.ndarray:
+    """Memory-map array ``name`` of an uncompressed ``.npz`` (no copy)."""
+    member = f'{name}.npy'
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(member)
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise LabelStoreError(f'{path}: member {member} is compressed; shards must be written '
+                                  'uncompressed (np.savez, not savez_compressed)')
+    with open(path, 'rb') as f:
+        f.seek(info.header_offset)
+        local = f.read(30)
+        if local[:4] != b'PK\x03\x04':
+            raise LabelStoreError(f'{path}: bad zip local header for {member}')
+        name_len, extra_len = struct.unpack('<HH', local[26:30])
+        data_start = info.header_offset + 30 + name_len + extra_len
+        f.seek(data_start)
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        else:
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        offset = f.tell()
+    if dtype.hasobject:
+        raise LabelStoreError(f'{path}: member {member} holds Python objects')
+    if int(np.prod(shape)) == 0:
+        return np.zeros(shape, dtype)
+    return np.memmap(path, dtype=dtype, mode='r', offset=offset, shape=shape,
+                     order='F' if fortran else 'C')
+
+
+def _crc32(rows: np.ndarray, crc: int = 0) -> int:
+    return zlib.crc32(np.ascontiguousarray(rows).view(np.uint8).reshape(-1), crc)
+
+
+class ShardFile:
+    """One shard: frame table in memory, label rows memory-mapped.
+
+    Args:
+        path: the shard file.
+        verify: check each frame's CRC-32 when it is read (format 2
+            shards; older ones have none).
+    """
+
+    def __init__(self, path: str, verify: bool = True):
+        self.path = path
+        self.verify = verify
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                self.frame_ids = [str(f) for f in data['frame_ids']]
+                self.row_offsets = data['row_offsets'].astype(np.int64)
+                self.grid_shapes = data['grid_shapes'].astype(np.int64)
+                self.image_shapes = data['image_shapes'].astype(np.int64)
+                self.strides = data['strides'].astype(np.int64)
+                self.failed = list(zip([str(f) for f in data['failed_ids']],
+                                       [str(r) for r in data['failed_reasons']]))
+                self.shard_index = int(data['shard_index'])
+                self.frame_start = int(data['frame_start'])
+                self.frame_crc32 = (data['frame_crc32'].astype(np.int64)
+                                    if 'frame_crc32' in data.files else None)
+                self.num_rows = int(self.row_offsets[-1]) if len(self.row_offsets) else 0
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as err:
+            raise LabelStoreError(f'shard {path} is corrupt or incomplete '
+                                  f'({type(err).__name__}: {err})') from None
+        if len(self.row_offsets) != len(self.frame_ids) + 1 or (
+                self.frame_crc32 is not None and len(self.frame_crc32) != len(self.frame_ids)):
+            raise LabelStoreError(f'shard {path} is corrupt: its frame table has '
+                                  f'{len(self.frame_ids)} frames, {len(self.row_offsets)} row '
+                                  'offsets')
+        self._indices: Optional[np.ndarray] = None
+        self._probs: Optional[np.ndarray] = None
+        self._pid = None
+
+    def check_plan(self, manifest: dict, shard_index: int) -> None:
+        """Raise unless the shard holds exactly the frames the manifest puts
+        in shard ``shard_index`` (labelled or failed)."""
+        planned = planned_frames(manifest, shard_index)
+        start = shard_index * int(manifest['shard_size'])
+        stored = self.frame_ids + [f for f, _ in self.failed]
+        if self.shard_index == shard_index and self.frame_start == start and \
+                sorted(stored) == sorted(planned):
+            return
+        unexpected = [f for f in stored if f not in set(planned)]
+        missing = [f for f in planned if f not in set(stored)]
+        raise LabelStoreError(
+            f'shard {self.path} does not hold the frames the manifest assigns to it: it was '
+            f'written as shard {self.shard_index} from frame {self.frame_start}, the manifest '
+            f'(shard_size {manifest["shard_size"]}) expects shard {shard_index} from frame '
+            f'{start}; {len(unexpected)} unexpected frame(s) (first: {unexpected[:1]}), '
+            f'{len(missing)} missing (first: {missing[:1]}). The manifest was edited or the '
+            'shard copied from elsewhere; regenerate the directory')
+
+    def _arrays(self) -> Tuple[np.ndarray, np.ndarray]:
+        # re-map after a fork (dataloader workers) so each process owns its maps
+        if self._indices is None or self._pid != os.getpid():
+            self._indices = _npz_member_memmap(self.path, 'indices')
+            self._probs = _npz_member_memmap(self.path, 'probs')
+            self._pid = os.getpid()
+            if len(self._indices) != self.num_rows or len(self._probs) != self.num_rows:
+                raise LabelStoreError(f'shard {self.path}: {len(self._indices)} label rows, '
+                                      f'the frame table says {self.num_rows}')
+        return self._indices, self._probs
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state['_indices'] = state['_probs'] = state['_pid'] = None
+        return state
+
+    def check_frame(self, i: int) -> None:
+        """Raise :class:`LabelStoreError` when frame ``i``'s rows do not
+        match their stored CRC-32 (a no-op for shards without one)."""
+        if self.frame_crc32 is None:
+            return
+        indices, probs = self._arrays()
+        start, stop = int(self.row_offsets[i]), int(self.row_offsets[i + 1])
+        crc = _crc32(probs[start:stop], _crc32(indices[start:stop])) & 0xFFFFFFFF
+        if crc != int(self.frame_crc32[i]):
+            raise LabelStoreError(
+                f'shard {self.path}, frame {self.frame_ids[i]!r}: its label rows fail their '
+                f'checksum (crc32 {crc:08x}, stored {int(self.frame_crc32[i]):08x}); the file is '
+                'corrupt: run tools/generate_pseudo_labels.py --verify, then --resume to redo it')
+
+    def record(self, i: int, num_classes: int) -> SoftLabelRecord:
+        indices, probs = self._arrays()
+        if self.verify:
+            self.check_frame(i)
+        start, stop = int(self.row_offsets[i]), int(self.row_offsets[i + 1])
+        return SoftLabelRecord(
+            frame_id=self.frame_ids[i], indices=indices[start:stop], probs=probs[start:stop],
+            grid_shape=tuple(int(v) for v in self.grid_shapes[i]),
+            image_shape=tuple(int(v) for v in self.image_shapes[i]),
+            stride=int(self.strides[i]), num_classes=num_classes, source=self.path)
+
+
+class SoftLabelRecord:
+    """Stored teacher output of one frame.
+
+    Attributes:
+        frame_id: the frame's id.
+        indices / probs: (Hg * Wg, k) encoded rows of the label grid
+            (memory-mapped: reading them touches only the rows asked for).
+        grid_shape: (Hg, Wg); image_shape: (H, W); stride: pixels per cell.
+        num_classes: teacher classes (for decoding).
+        source: the shard file it was read from.
+    """
+
+    def __init__(self, frame_id: str, indices: np.ndarray, probs: np.ndarray,
+                 grid_shape: Tuple[int, int], image_shape: Tuple[int, int], stride: int,
+                 num_classes: int, source: str = ''):
+        self.frame_id = frame_id
+        self.indices = indices
+        self.probs = probs
+        self.grid_shape = grid_shape
+        self.image_shape = image_shape
+        self.stride = stride
+        self.num_classes = num_classes
+        self.source = source
+
+    @property
+    def where(self) -> str:
+        """``shard <file>, frame <id>`` for error messages."""
+        return f'shard {self.source}, frame {self.frame_id!r}' if self.source else \
+            f'frame {self.frame_id!r}'
+
+    def rows(self, pixel_index: np.ndarray, image_shape: Optional[Sequence[int]] = None
+             ) -> np.ndarray:
+        """Grid rows of flat image pixels ``row * W + col``.
+
+        ``image_shape`` is the (H, W) the pixel indices refer to; it must be
+        the image the labels were computed for.
+        """
+        height, width = self.image_shape
+        if image_shape is not None and tuple(int(v) for v in image_shape[:2]) != (height, width):
+            raise LabelStoreError(
+                f'frame {self.frame_id!r}: the image is {tuple(image_shape[:2])} but its stored '
+                f'labels ({self.source}) were computed for {(height, width)}')
+        pixel_index = np.asarray(pixel_index, dtype=np.int64)
+        if pixel_index.size and (pixel_index.min() < 0 or pixel_index.max() >= height * width):
+            raise LabelStoreError(f'frame {self.frame_id!r}: pixel_index out of range for a '
+                                  f'{height}x{width} image')
+        rows, cols = np.divmod(pixel_index, width)
+        return (rows // self.stride) * self.grid_shape[1] + cols // self.stride
+
+    def _checked(self, encoded: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+        try:
+            SoftLabelCodec.check_stored(SoftLabelCodec.stored_indices(encoded),
+                                        SoftLabelCodec.stored_probs(encoded), self.num_classes)
+        except SoftLabelError as err:
+            raise LabelStoreError(f'{self.where}: {err}; the shard is corrupt (run '
+                                  'tools/generate_pseudo_labels.py --verify)') from None
+        return encoded
+
+    def lookup(self, pixel_index: np.ndarray, image_shape: Optional[Sequence[int]] = None
+               ) -> Dict[str, np.ndarray]:
+        """Encoded labels ``{'indices', 'probs'}`` (N, k) of the given pixels."""
+        rows = self.rows(pixel_index, image_shape)
+        return self._checked({'indices': np.asarray(self.indices[rows]),
+                              'probs': np.asarray(self.probs[rows])})
+
+    def decode(self, pixel_index: np.ndarray, image_shape: Optional[Sequence[int]] = None
+               ) -> np.ndarray:
+        """Dense (N, C) float32 distributions of the given pixels."""
+        encoded = self.lookup(pixel_index, image_shape)
+        return SoftLabelCodec.decode(encoded, self.num_classes).numpy()
+
+    def decode_grid(self) -> np.ndarray:
+        """The whole label grid as (Hg, Wg, C) float32 (for inspection;
+        training decodes only the points it keeps)."""
+        encoded = self._checked({'indices': np.asarray(self.indices),
+                                 'probs': np.asarray(self.probs)})
+        dense = SoftLabelCodec.decode(encoded, self.num_classes)
+        return dense.numpy().reshape(*self.grid_shape, self.num_classes)
+
+    def __repr__(self) -> str:
+        return (f'SoftLabelRecord({self.frame_id!r}, grid={self.grid_shape}, '
+                f'image={self.image_shape}, stride={self.stride}, C={self.num_classes})')
+
+
+class SoftLabelStore:
+    """Random access by ``frame_id`` to a label directory.
+
+    Args:
+        label_dir: directory written by ``tools/generate_pseudo_labels.py``.
+        allow_incomplete: read a directory whose generation has not
+            finished (shards missing); otherwise that is an error.
+        verify: check each frame's CRC-32 when it is read (cheap: a few
+            ms for a 3 MB frame, against tens of ms to load its images).
+    """
+
+    def __init__(self, label_dir: str, allow_incomplete: bool = False, verify: bool = True):
+        self.label_dir = label_dir
+        self.manifest = read_manifest(label_dir)
+        self.num_classes = int(self.manifest['num_classes'])
+        self.class_names = list(self.manifest.get('class_names') or [])
+        expected = len(plan_shards(len(self.manifest['frame_ids']),
+                                   int(self.manifest['shard_size'])))
+        paths = list_shards(label_dir)
+        missing = [i for i in range(expected) if i not in paths]
+        if missing and not allow_incomplete:
+            raise LabelStoreError(
+                f'{label_dir}: {len(missing)} of {expected} shards are missing (first: '
+                f'{SHARD_PATTERN.format(missing[0])}); finish the generation with '
+                'tools/generate_pseudo_labels.py ... --resume')
+        extra = [path for index, path in paths.items() if index >= expected]
+        if extra:
+            raise LabelStoreError(
+                f'{label_dir}: {len(extra)} shard file(s) beyond the manifest\'s '
+                f'{expected} shards (first: {extra[0]}); the manifest was edited or the files '
+                'come from another generation')
+        self.shards: List[ShardFile] = []
+        self._where: Dict[str, Tuple[int, int]] = {}
+        self.failed: List[Tuple[str, str]] = []
+        for index, path in paths.items():
+            shard = ShardFile(path, verify=verify)
+            shard.check_plan(self.manifest, index)
+            slot = len(self.shards)
+            self.shards.append(shard)
+            for i, frame_id in enumerate(shard.frame_ids):
+                self._where[frame_id] = (slot, i)
+            self.failed.extend(shard.failed)
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def __contains__(self, frame_id: str) -> bool:
+        return frame_id in self._where
+
+    @property
+    def frame_ids(self) -> List[str]:
+        return list(self._where)
+
+    def get(self, frame_id: str) -> SoftLabelRecord:
+        try:
+            slot, i = self._where[frame_id]
+        except KeyError:
+            raise KeyError(f'{self.label_dir} has no labels for frame {frame_id!r}') from None
+        return self.shards[slot].record(i, self.num_classes)
+
+    def __repr__(self) -> str:
+        return (f'SoftLabelStore({self.label_dir!r}, frames={len(self)}, '
+                f'classes={self.num_classes}, failed={len(self.failed)})')
+
+
+def iter_records(label_dir: str) -> Iterable[SoftLabelRecord]:
+    """Every stored record, in frame-list order."""
+    store = SoftLabelStore(label_dir, allow_incomplete=True)
+    for shard in store.shards:
+        for i in range(len(shard.frame_ids)):
+            yield shard.record(i, store.num_classes)
