@@ -1,6 +1,8 @@
 # ModelNet40 with 1% of the training shapes of every category, O-CNN encoder from scratch.
 # The paper's O-CNN classification schedule: SGD momentum 0.9, poly decay, lr 0.05,
 # 300 epochs, batch size 32. Subsets: tools/make_data_efficient_splits.py modelnet40.
+# Input: 6 channels per octree leaf (colour, normal: the averages of its points); the
+# authors' 7 (normal, displacement, colour): configs/_base_/models/ocnn_unet_7ch.py.
 _base_ = [
     '../_base_/default_runtime.py',
     '../_base_/schedules/sgd_poly.py',

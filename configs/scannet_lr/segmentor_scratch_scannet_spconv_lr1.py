@@ -1,5 +1,6 @@
 # ScanNet Limited Reconstructions (1% of the training scenes), SparseConv U-Net from scratch.
 # The paper's SparseConv schedule: Adam, lr 1e-3, 200 epochs, batch size 4.
+# Input: 6 channels per point (colour, normal), averaged per voxel.
 _base_ = [
     '../_base_/default_runtime.py',
     '../_base_/schedules/adam.py',

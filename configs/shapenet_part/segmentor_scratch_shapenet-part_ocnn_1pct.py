@@ -2,6 +2,8 @@
 # The paper's O-CNN part schedule: SGD momentum 0.9, poly decay, lr 0.025, weight decay
 # 1e-4, 600 epochs, batch size 32. Each shape is fitted into the octree (depth 6, 64^3
 # leaves); per-point features are interpolated trilinearly from the leaves.
+# Input: 6 channels per octree leaf (colour, normal: the averages of its points); the
+# authors' 7 (normal, displacement, colour): configs/_base_/models/ocnn_unet_7ch.py.
 _base_ = [
     '../_base_/default_runtime.py',
     '../_base_/schedules/sgd_poly.py',

@@ -1,6 +1,7 @@
 # ShapeNet part with 1% of the training shapes of every category, SparseConv U-Net from
 # scratch. The paper's SparseConv schedule (Adam, lr 1e-3, 200 epochs) with the shape
 # batch size (32); 0.025 voxels = 64 cells across a shape.
+# Input: 6 channels per point (colour, normal), averaged per voxel.
 _base_ = [
     '../_base_/default_runtime.py',
     '../_base_/schedules/adam.py',

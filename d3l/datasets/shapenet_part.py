@@ -59,6 +59,10 @@ class ShapeNetPartDataset(BaseDataset):
         split: ``'trainval'`` (the usual training set), ``'train'``, ``'val'``
             or ``'test'``.
         categories: restrict to these category names (default all 16).
+        category: one category name, the same as ``categories=[category]``:
+            the per-category fine-tuning of O-CNN's recipe and the paper (one
+            model per category, ``--cfg-options`` in docs/downstream.md); the
+            joint model over all 16 is the default.
         subset_file / subset: data-efficient subset of shape ids
             (``{synset}/{token}`` per line); ``'unlabeled'`` = the other shapes
             of the split with every part label set to 255.
@@ -76,7 +80,8 @@ class ShapeNetPartDataset(BaseDataset):
                     category_parts=category_parts(), ignore_index=IGNORE_INDEX)
 
     def __init__(self, data_root: str, split: str = 'trainval',
-                 categories: Optional[Sequence[str]] = None, subset_file: Optional[str] = None,
+                 categories: Optional[Sequence[str]] = None, category: Optional[str] = None,
+                 subset_file: Optional[str] = None,
                  subset: str = 'labeled', num_points: Optional[int] = None,
                  normalize: str = 'bbox_sphere', scale: float = 0.8,
                  color: Sequence[float] = (0.5, 0.5, 0.5), up_axis: str = 'y',
@@ -85,6 +90,14 @@ class ShapeNetPartDataset(BaseDataset):
         if split not in SPLIT_FILES:
             raise ValueError(f'ShapeNetPartDataset: split must be one of {list(SPLIT_FILES)}, '
                              f'got {split!r}')
+        if category is not None:
+            if categories is not None and list(categories) != [category]:
+                raise ValueError(f'ShapeNetPartDataset: category={category!r} and categories='
+                                 f'{list(categories)} disagree; give one of them')
+            categories = [category]
+        if isinstance(categories, str):
+            raise ValueError(f'ShapeNetPartDataset: categories must be a list of names, got the '
+                             f'string {categories!r} (use category={categories!r} for one)')
         unknown = [c for c in categories or () if c not in SHAPENET_PART_CATEGORIES]
         if unknown:
             raise ValueError(f'ShapeNetPartDataset: unknown categories {unknown}; choose from '
@@ -142,10 +155,12 @@ class ShapeNetPartDataset(BaseDataset):
                 if synset not in synsets:
                     raise ValueError(f'{path}: shape {entry} has synset {synset}, which is not in '
                                      'synsetoffset2category.txt')
-                if synsets[synset] in wanted:
-                    ids.append(f'{synset}/{token}')
+                ids.append(f'{synset}/{token}')
         where = f'{self.data_root} ({self.split})'
-        chosen = split_by_subset(ids, self.subset_file, self.subset, where, 'shape')
+        # the subset file lists every category's shapes: restrict after checking it
+        chosen = [(shape_id, labeled) for shape_id, labeled in
+                  split_by_subset(ids, self.subset_file, self.subset, where, 'shape')
+                  if synsets[shape_id.split('/')[0]] in wanted]
         self.shape_ids = [shape_id for shape_id, _ in chosen]
         categories = list(SHAPENET_PART_CATEGORIES)
         data_list = []

@@ -75,3 +75,26 @@ def test_bad_input(shapenet_root):
         dataset[0]
     with pytest.raises(ValueError, match='unknown categories'):
         ShapeNetPartDataset(shapenet_root, categories=['Sofa'])
+
+
+def test_one_category_for_per_category_fine_tuning(shapenet_root, tmp_path):
+    mug = ShapeNetPartDataset(shapenet_root, split='trainval', category='Mug')
+    assert mug.shape_ids == ShapeNetPartDataset(shapenet_root, split='trainval',
+                                                categories=['Mug']).shape_ids
+    assert len(mug) == 8 and all(i.startswith('03797390/') for i in mug.shape_ids)
+    # the data-efficient subset keeps its shapes of that category only
+    joint = ShapeNetPartDataset(shapenet_root, split='trainval')
+    subset = tmp_path / 'subset.txt'
+    subset.write_text('\n'.join([joint.shape_ids[0], *mug.shape_ids[:2]]) + '\n')
+    assert not joint.shape_ids[0].startswith('03797390/')
+    labeled = ShapeNetPartDataset(shapenet_root, category='Mug', subset_file=str(subset))
+    assert sorted(labeled.shape_ids) == sorted(mug.shape_ids[:2])
+    unlabeled = ShapeNetPartDataset(shapenet_root, category='Mug', subset_file=str(subset),
+                                    subset='unlabeled')
+    assert sorted(unlabeled.shape_ids) == sorted(mug.shape_ids[2:])
+    with pytest.raises(ValueError, match='disagree'):
+        ShapeNetPartDataset(shapenet_root, category='Mug', categories=['Bag'])
+    with pytest.raises(ValueError, match='list of names'):
+        ShapeNetPartDataset(shapenet_root, categories='Mug')
+    with pytest.raises(ValueError, match='unknown categories'):
+        ShapeNetPartDataset(shapenet_root, category='Sofa')

@@ -105,6 +105,42 @@ def test_elastic_distortion_is_smooth_and_bounded():
     np.testing.assert_array_equal(untouched, points)
 
 
+def _reference_elastic(points, granularity, magnitude, noise):
+    """The authors' formulation (datasets/scannet.py of their code): two passes of
+    3-cell box convolutions per axis, then a regular-grid trilinear interpolator."""
+    from scipy import interpolate, ndimage
+    lo = points.min(0)
+    shape = noise.shape[:3]
+    for _ in range(2):
+        for axis in range(3):
+            kernel = np.ones([3 if a == axis else 1 for a in range(3)] + [1]) / 3
+            noise = ndimage.convolve(noise, kernel, mode='constant', cval=0)
+    axes = [np.linspace(a - granularity, a + granularity * (d - 2), d)
+            for a, d in zip(lo, shape)]
+    interp = interpolate.RegularGridInterpolator(axes, noise, bounds_error=False,
+                                                 fill_value=0)
+    return points + interp(points) * magnitude
+
+
+def test_elastic_distortion_with_the_authors_smoothing_matches_their_formula():
+    rng = np.random.default_rng(3)
+    points = rng.random((400, 3)) * [8.0, 6.0, 3.0]
+    granularity, magnitude = 1.024, 2.048  # the authors' (0.2, 0.4) x 5.12 m
+    out = ElasticDistortion.distort(points, granularity, magnitude, np.random.default_rng(7),
+                                    smoothing_passes=2)
+    shape = ((points.max(0) - points.min(0)) // granularity).astype(int) + 3
+    noise = np.random.default_rng(7).standard_normal((*shape, 3))
+    np.testing.assert_allclose(out, _reference_elastic(points, granularity, magnitude, noise),
+                               atol=1e-9)
+    three = ElasticDistortion.distort(points, granularity, magnitude, np.random.default_rng(7))
+    assert np.abs(three - out).max() > 1e-3  # the pass count matters
+    transform = ElasticDistortion(params=((granularity, magnitude),), smoothing_passes=2,
+                                  prob=1.0, seed=0)
+    assert 'smoothing_passes=2' in repr(transform)
+    with pytest.raises(ValueError, match='smoothing_passes'):
+        ElasticDistortion(smoothing_passes=-1)
+
+
 def test_chromatic_auto_contrast_and_jitter():
     rng = np.random.default_rng(0)
     colors = (0.3 + 0.2 * rng.random((300, 3))).astype(np.float32)

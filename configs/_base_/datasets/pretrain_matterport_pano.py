@@ -9,6 +9,11 @@ source_root = 'data/matterport3d_pano'
 pseudo_label_dir = 'data/pseudo_labels/dpt-ade20k_matterport'
 grid_size = 0.02  # metres
 feat_keys = ('colors', 'normals')
+# elastic distortion as in the authors' pre-training (datasets/matterport3d.py of their
+# code): ((0.2, 0.4), (0.8, 1.6)) applied to coordinates divided by 5.12, two smoothing
+# passes; here in metres
+elastic_distortion = dict(type='ElasticDistortion', params=((1.024, 2.048), (4.096, 8.192)),
+                          smoothing_passes=2, prob=0.95)
 
 pseudo_label_cfg = dict(
     source=dict(type=source_type, data_root=source_root, split='trainval',
@@ -27,6 +32,7 @@ train_pipeline = [
          tilt_range=(-0.04908738521234052, 0.04908738521234052)),
     dict(type='RandomScale', scale_range=(0.9, 1.1)),
     dict(type='RandomFlip', axes=('x', 'y'), flip_prob=0.5),
+    elastic_distortion,
     dict(type='ChromaticAutoContrast', prob=0.2),
     dict(type='ChromaticJitter', std=0.05, prob=0.95),
     dict(type='GridSample', grid_size=grid_size, mode='train'),

@@ -2,7 +2,11 @@
 # Data: Pointcept's preprocessed layout ({data_root}/{train,val,test}/{scene}/coord.npy ...),
 # written by tools/data_converters/scannet.py (see docs/data_preparation.md).
 # Evaluation covers every vertex of the val scenes (GridSample keeps the inverse map).
-# LA / LR configs set train_dataloader.dataset.la_file / lr_file.
+# LA / LR configs set train_dataloader.dataset.la_file / lr_file (LA: and la_train_pipeline).
+# Elastic distortion: the metric values of Pointcept / MinkowskiEngine; the authors applied
+# the same numbers to coordinates divided by 5.12 (elastic_params_authors, docs/reproduce.md).
+elastic_params = ((0.2, 0.4), (0.8, 1.6))  # (granularity, magnitude) in metres
+elastic_params_authors = ((1.024, 2.048), (4.096, 8.192))  # theirs x 5.12 m, 2 smoothing passes
 dataset_type = 'ScanNetDataset'
 data_root = 'data/scannet'
 grid_size = 0.02  # metres, the paper's 2 cm voxels / octree leaves
@@ -13,13 +17,19 @@ train_pipeline = [
          tilt_range=(-0.04908738521234052, 0.04908738521234052)),  # any yaw, tilt <= pi/64
     dict(type='RandomScale', scale_range=(0.9, 1.1)),
     dict(type='RandomFlip', axes=('x', 'y'), flip_prob=0.5),
-    dict(type='ElasticDistortion', params=((0.2, 0.4), (0.8, 1.6))),
+    dict(type='ElasticDistortion', params=elastic_params),
     dict(type='ChromaticAutoContrast', prob=0.2),
     dict(type='ChromaticJitter', std=0.05, prob=0.95),
     dict(type='GridSample', grid_size=grid_size, mode='train'),
     dict(type='LimitPoints', max_points=120000, mode='sphere'),
     dict(type='PackPointInputs', feat_keys=feat_keys),
 ]
+# Limited Annotations: the voxel sampling and the crop keep every annotated point (an
+# annotated vertex would otherwise be dropped whenever another vertex of its 2 cm voxel is
+# drawn), as the authors' O-CNN, which predicts every vertex; LA configs use this one.
+la_train_pipeline = [
+    dict(t, keep_labeled=True) if t['type'] in ('GridSample', 'LimitPoints') else t
+    for t in train_pipeline]
 test_pipeline = [
     dict(type='GridSample', grid_size=grid_size, mode='test', return_inverse=True),
     dict(type='PackPointInputs', feat_keys=feat_keys),

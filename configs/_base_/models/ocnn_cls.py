@@ -1,14 +1,15 @@
 # O-CNN encoder + global max pooling + ClsHead for shape classification.
-# Each shape is fitted into the octree cube (normalize='bbox'); depth 6 = 64^3
-# leaves. The encoder widths equal ocnn_unet.py's, so pre-trained encoder
-# weights transfer (the decoder and the pre-training head are dropped).
+# Each shape is fitted into the octree cube (normalize='bbox'); depth 5 = 32^3
+# leaves, the paper's ModelNet40 resolution. The encoder widths equal ocnn_unet.py's,
+# so pre-trained encoder weights transfer (the decoder and the pre-training head are
+# dropped).
 model = dict(
     type='Classifier',
     data_preprocessor=dict(type='PointDataPreprocessor'),
     backbone=dict(
         type='OCNNUNet',
         in_channels=6,
-        depth=6,
+        depth=5,
         full_depth=2,
         normalize='bbox',
         margin=0.01,
