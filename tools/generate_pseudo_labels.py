@@ -244,7 +244,7 @@ def start_run(out_dir, rank, world_size, make):
 
     from d3l.pseudo_labels import LabelStoreError, StoreLock
 
-    lock, verdict = None, [None]
+    lock, verdict, error = None, [None], None
     if rank == 0:
         try:
             manifest, args = make()
@@ -255,9 +255,11 @@ def start_run(out_dir, rank, world_size, make):
                 lock.release()
                 raise
         except (CLIError, LabelStoreError) as err:
-            verdict = [f'error: {err}']
+            verdict, error = [f'error: {err}'], err
     if world_size > 1:
         broadcast_object_list(verdict, src=0)
+    if error is not None:
+        raise error
     if isinstance(verdict[0], str):
         raise CLIError(verdict[0][len('error: '):])
     manifest, run_id = verdict[0]

@@ -155,7 +155,9 @@ class SoftLabelCodec:
         """The stored top-k probabilities as float32 (undoing quantisation)."""
         probs = encoded['probs']
         if not isinstance(probs, Tensor):
-            probs = torch.from_numpy(np.ascontiguousarray(probs))
+            probs = np.ascontiguousarray(probs)
+            # read-only rows (memory-mapped shards): torch needs its own copy
+            probs = torch.from_numpy(probs if probs.flags.writeable else probs.copy())
         if probs.dtype == torch.uint8:
             return probs.float() / 255.0
         if not probs.is_floating_point():

@@ -260,29 +260,31 @@ class SoftLabelStore:
         expected = len(plan_shards(len(self.manifest['frame_ids']),
                                    int(self.manifest['shard_size'])))
         paths = list_shards(label_dir)
-        missing = [i for i in range(expected) if i not in paths]
-        if missing and not allow_incomplete:
-            raise LabelStoreError(
-                f'{label_dir}: {len(missing)} of {expected} shards are missing (first: '
-                f'{SHARD_PATTERN.format(missing[0])}); finish the generation with '
-                'tools/generate_pseudo_labels.py ... --resume')
+        self.shards: List[ShardFile] = []
+        self._where: Dict[str, Tuple[int, int]] = {}
+        self.failed: List[Tuple[str, str]] = []
+        # frame tables first: an edited shard_size shows as the shards' content
+        for index, path in paths.items():
+            shard = ShardFile(path, verify=verify)
+            if index < expected:
+                shard.check_plan(self.manifest, index)
+            slot = len(self.shards)
+            self.shards.append(shard)
+            for i, frame_id in enumerate(shard.frame_ids):
+                self._where[frame_id] = (slot, i)
+            self.failed.extend(shard.failed)
         extra = [path for index, path in paths.items() if index >= expected]
         if extra:
             raise LabelStoreError(
                 f'{label_dir}: {len(extra)} shard file(s) beyond the manifest\'s '
                 f'{expected} shards (first: {extra[0]}); the manifest was edited or the files '
                 'come from another generation')
-        self.shards: List[ShardFile] = []
-        self._where: Dict[str, Tuple[int, int]] = {}
-        self.failed: List[Tuple[str, str]] = []
-        for index, path in paths.items():
-            shard = ShardFile(path, verify=verify)
-            shard.check_plan(self.manifest, index)
-            slot = len(self.shards)
-            self.shards.append(shard)
-            for i, frame_id in enumerate(shard.frame_ids):
-                self._where[frame_id] = (slot, i)
-            self.failed.extend(shard.failed)
+        missing = [i for i in range(expected) if i not in paths]
+        if missing and not allow_incomplete:
+            raise LabelStoreError(
+                f'{label_dir}: {len(missing)} of {expected} shards are missing (first: '
+                f'{SHARD_PATTERN.format(missing[0])}); finish the generation with '
+                'tools/generate_pseudo_labels.py ... --resume')
 
     def __len__(self) -> int:
         return len(self._where)
