@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os.path as osp
 from typing import Optional, Sequence, Tuple, Union
 
@@ -14,8 +15,51 @@ from d3l.registry import MODELS
 from .base import BaseTeacher, check_class_names
 from .mmseg_teacher import TeacherCheckpointError, keep_ratio_size
 
+#: PIL resampling codes of preprocessor configs -> F.interpolate modes
+_RESAMPLE = {0: 'nearest', 2: 'bilinear', 3: 'bicubic'}
 _WEIGHT_FILES = ('model.safetensors', 'pytorch_model.bin', 'model.safetensors.index.json',
                  'pytorch_model.bin.index.json')
+
+
+def dpt_resize_size(height: int, width: int, target_h: int, target_w: int,
+                    multiple: int = 1) -> Tuple[int, int]:
+    """Input size of DPT's ``keep_aspect_ratio`` resize (isl-org's
+    ``resize_method='minimal'``, transformers' ``DPTImageProcessor``): one
+    scale for both sides, the one nearer to 1 among those that fit the
+    target height or width, then each side rounded to ``multiple``."""
+    scale_h, scale_w = target_h / height, target_w / width
+    if abs(1 - scale_w) < abs(1 - scale_h):
+        scale_h = scale_w
+    else:
+        scale_w = scale_h
+
+    def fit(value: float) -> int:
+        rounded = int(round(value / multiple) * multiple)
+        return rounded if rounded > 0 else int(math.ceil(value / multiple) * multiple)
+    return fit(scale_h * height), fit(scale_w * width)
+
+
+def dpt_segmentation_logits(model, x: Tensor) -> Tensor:
+    """``DPTForSemanticSegmentation`` logits for any input size (multiples of
+    32, as isl-org's DPT takes, e.g. a 960 x 480 panorama). transformers'
+    own forward assumes a square token grid in its neck, and its hybrid
+    embeddings refuse sizes other than ``config.image_size`` although they
+    resize the position embeddings; this runs the same modules with the
+    grid's true height and width."""
+    config = model.config
+    patch = config.patch_size
+    embeddings = model.dpt.embeddings
+    if config.is_hybrid:
+        embeddings.image_size = tuple(x.shape[-2:])
+    outputs = model.dpt(x, output_hidden_states=True)
+    layers = outputs.hidden_states[1:]  # [0] is the embedding output
+    if config.is_hybrid:
+        features = list(outputs.intermediate_activations)
+        features += [layers[i] for i in config.backbone_out_indices[2:]]
+    else:
+        features = [layers[i] for i in config.backbone_out_indices]
+    features = model.neck(features, x.shape[-2] // patch, x.shape[-1] // patch)
+    return model.head(features)
 
 
 @MODELS.register_module()
@@ -31,9 +75,12 @@ class HFTeacher(BaseTeacher):
     Args:
         model_dir: the local directory (``config.json`` + weights).
         size: input size: ``'config'`` uses the preprocessor's ``size``
-            (``{'height', 'width'}`` = fixed size, ``{'shortest_edge'}`` =
-            keep ratio), a ``(long, short)`` pair resizes keeping the ratio,
-            ``None`` feeds images as they are.
+            (``{'height', 'width'}`` = fixed size, or with
+            ``keep_aspect_ratio`` / ``ensure_multiple_of`` DPT's resize, see
+            :func:`dpt_resize_size`; ``{'shortest_edge'}`` = keep ratio), a
+            ``(long, short)`` pair resizes keeping the ratio, ``None`` feeds
+            images as they are. The preprocessor's ``resample`` (bilinear
+            when absent) picks the interpolation.
         class_names: override ``config.id2label``.
         image_mean / image_std: override the preprocessor's (in [0, 1] units).
         temperature / panorama / device: see :class:`BaseTeacher`.
@@ -94,6 +141,7 @@ class HFTeacher(BaseTeacher):
         self.register_buffer('std', torch.tensor(std, dtype=torch.float32).reshape(3, 1, 1)
                              / rescale, persistent=False)
         self.size = self._resolve_size(size, pre)
+        self.resample = _RESAMPLE.get(pre.get('resample'), 'bilinear')
         self.to(self._device)
 
     @staticmethod
@@ -116,6 +164,9 @@ class HFTeacher(BaseTeacher):
                 return None
             cfg = pre.get('size')
             if isinstance(cfg, dict) and 'height' in cfg and 'width' in cfg:
+                if pre.get('keep_aspect_ratio'):
+                    return ('dpt', int(cfg['height']), int(cfg['width']),
+                            int(pre.get('ensure_multiple_of') or 1))
                 return ('fixed', int(cfg['height']), int(cfg['width']))
             if isinstance(cfg, dict) and 'shortest_edge' in cfg:
                 return ('short', int(cfg['shortest_edge']))
@@ -134,6 +185,8 @@ class HFTeacher(BaseTeacher):
         if self.size[0] == 'short':
             factor = self.size[1] / min(height, width)
             return int(height * factor + 0.5), int(width * factor + 0.5)
+        if self.size[0] == 'dpt':
+            return dpt_resize_size(height, width, *self.size[1:])
         return keep_ratio_size(height, width, self.size[1:])
 
     def logits(self, imgs: Tensor, metas=None) -> Tensor:
@@ -141,8 +194,10 @@ class HFTeacher(BaseTeacher):
         size = self.input_size(height, width)
         x = imgs.float()
         if size != (height, width):
-            x = F.interpolate(x, size=size, mode='bilinear', align_corners=False)
+            x = F.interpolate(x, size=size, mode=self.resample, align_corners=False)
         x = (x - self.mean) / self.std if self.normalize else x * self.rescale
+        if getattr(self.model.config, 'model_type', None) == 'dpt':
+            return dpt_segmentation_logits(self.model, x)
         return self.model(pixel_values=x).logits
 
     def weight_files(self):
