@@ -7,8 +7,11 @@
 #   3. mmcv-lite / mmsegmentation / ocnn with --no-deps (their metadata would
 #      replace torch or ask for full mmcv),
 #   4. optional extras, 5. d3l itself (editable, --no-deps).
-# Usage: bash tools/setup_env.sh [--dev] [--mmdet3d] [--hf] [--no-optional] [--venv DIR]
-#   --dev       also test tools (pytest, ruff) and the mmdet3d and hf extras (tests use them)
+# Usage: bash tools/setup_env.sh [--dev] [--mmdet3d] [--hf] [--bench] [--no-optional] [--venv DIR]
+#   --dev       also test tools (pytest, ruff), the mmdet3d and hf extras (tests use them) and
+#               the bench extra
+#   --bench     open3d-cpu (the benchmarks' reference) and, when root with apt-get, Debian's
+#               libusb-1.0-0 that Open3D's library loads
 #   --mmdet3d   mmdet 3.3.0 + mmdet3d 1.4.0 (--no-deps) and what they import
 #   --hf        transformers, for Hugging Face teachers
 # Environment: PYTHON (default python3.11 if present, else python3), D3L_TORCH_SPEC.
@@ -19,10 +22,12 @@ VENV=.venv
 DEV=0
 MMDET3D=0
 HF=0
+BENCH=0
 OPTIONAL=1
 while [ $# -gt 0 ]; do
   case "$1" in
-    --dev) DEV=1; MMDET3D=1; HF=1 ;;
+    --dev) DEV=1; MMDET3D=1; HF=1; BENCH=1 ;;
+    --bench) BENCH=1 ;;
     --mmdet3d) MMDET3D=1 ;;
     --hf) HF=1 ;;
     --no-optional) OPTIONAL=0 ;;
@@ -41,6 +46,25 @@ fi
 PIP=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
 # this machine's pip.conf lists local mirrors that print a warning per package
 pip_install() { "${PIP[@]}" "$@" 2> >(grep -v "^WARNING: Location 'file:" >&2); }
+
+# Open3D's pybind library links libusb-1.0.so.0; without it `import open3d` fails and the
+# benchmarks skip their Open3D rows (saying so). Installed where this script can.
+install_libusb() {
+  if ldconfig -p 2>/dev/null | grep 'libusb-1\.0\.so\.0' >/dev/null; then
+    return 0
+  fi
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    echo "[setup_env] skipping Debian libusb-1.0-0: needs root and apt-get (Open3D will not" \
+         "import; run 'apt-get install libusb-1.0-0' as root)"
+    return 0
+  fi
+  local apt=(env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends)
+  if ! "${apt[@]}" libusb-1.0-0 >/dev/null; then
+    apt-get update -q >/dev/null || true
+    "${apt[@]}" libusb-1.0-0 >/dev/null \
+      || echo "[setup_env] could not install libusb-1.0-0 (Open3D will not import)"
+  fi
+}
 
 echo "[setup_env] 1/5 torch (pinned first)"
 pip_install ${D3L_TORCH_SPEC:-torch==2.13.0}
@@ -63,6 +87,11 @@ if [ "$MMDET3D" = 1 ]; then
 fi
 if [ "$DEV" = 1 ]; then
   pip_install -r requirements/tests.txt
+fi
+if [ "$BENCH" = 1 ]; then
+  echo "[setup_env] 4/5 bench extra: open3d-cpu (+ Debian libusb-1.0-0)"
+  install_libusb
+  pip_install -r requirements/bench.txt
 fi
 echo "[setup_env] 5/5 d3l (editable)"
 pip_install --no-deps --no-build-isolation -e .
