@@ -10,8 +10,10 @@ from .mmseg_teacher import (
 )
 from .panorama import PanoramaCrops, build_panorama, crop_rays, sample_equirect
 from .precomputed import PrecomputedTeacher
+from .tflite_teacher import TFLiteTeacher
 
-__all__ = ['BaseTeacher', 'MMSegTeacher', 'HFTeacher', 'PrecomputedTeacher', 'PanoramaCrops',
+__all__ = ['BaseTeacher', 'MMSegTeacher', 'HFTeacher', 'PrecomputedTeacher', 'TFLiteTeacher',
+           'PanoramaCrops',
            'TeacherCheckpointError', 'DEFAULT_MMSEG_CONFIG', 'build_panorama', 'crop_rays',
            'sample_equirect', 'image_to_tensor', 'tiny_dpt_config',
            'save_random_mmseg_checkpoint']
