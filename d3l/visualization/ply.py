@@ -39,8 +39,9 @@ def label_colors(labels: np.ndarray, palette: Optional[Sequence] = None,
 
 def write_ply(path: str, points: np.ndarray, colors: Optional[np.ndarray] = None,
               labels: Optional[np.ndarray] = None, normals: Optional[np.ndarray] = None) -> str:
-    """Binary little-endian PLY with xyz, optional RGB (uint8, or float in
-    [0, 1]), normals and an integer ``label`` property. Written atomically."""
+    """Binary little-endian PLY (written with plyfile) with xyz, optional
+    RGB (uint8, or float in [0, 1]), normals and an integer ``label``
+    property. Written atomically."""
     points = np.asarray(points, np.float32)
     if points.ndim != 2 or points.shape[1] != 3:
         raise ValueError(f'write_ply({path}): points must be (N, 3), got {points.shape}')
@@ -63,16 +64,14 @@ def write_ply(path: str, points: np.ndarray, colors: Optional[np.ndarray] = None
         if len(column) != len(points):
             raise ValueError(f'write_ply({path}): {name[0]} has {len(column)} rows for '
                              f'{len(points)} points')
+    from plyfile import PlyData, PlyElement
+
     vertex = np.empty(len(points), dtype=fields)
     for (name, _), column in zip(fields, columns):
         vertex[name] = column
-    ply_types = {'f4': 'float', 'u1': 'uchar', 'i4': 'int'}
-    header = ['ply', 'format binary_little_endian 1.0', f'element vertex {len(points)}']
-    header += [f'property {ply_types[t]} {n}' for n, t in fields] + ['end_header']
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     tmp = f'{path}.tmp'
-    with open(tmp, 'wb') as f:
-        f.write(('\n'.join(header) + '\n').encode('ascii'))
-        f.write(vertex.tobytes())
+    PlyData([PlyElement.describe(vertex, 'vertex')], text=False,
+            byte_order='<').write(tmp)
     os.replace(tmp, path)
     return path

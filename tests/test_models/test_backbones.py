@@ -1,6 +1,4 @@
 """OCNNUNet and SparseUNet: the shared interface, invariances and references."""
-import logging
-
 import numpy as np
 import pytest
 import torch
@@ -9,7 +7,6 @@ from model_test_utils import (
     BACKBONES,
     LEAF,
     TINY,
-    captured_log,
     make_ocnn,
     make_sparse,
     run_eval,
@@ -19,6 +16,7 @@ from model_test_utils import (
 from d3l.models.backbones import OCNNUNet, SparseUNet
 from d3l.registry import MODELS
 from d3l.structures import PointBatch, PointOctree, VoxelGrid
+from d3l.structures.point_octree import ExtentError
 
 ocnn = pytest.importorskip('ocnn')  # after d3l: its compat layer lets ocnn import
 
@@ -212,7 +210,7 @@ def test_point_octree_leaf_index_matches_octree_search_and_merge():
         assert torch.equal(merged.neighs[d], tree.octree.neighs[d])
 
 
-def test_scene_normalisation_gives_metric_leaves_and_warns_when_clamping():
+def test_scene_normalisation_gives_metric_leaves():
     coord = torch.tensor([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0], [0.51, 0.5, 0.5]])
     batch = PointBatch.from_list([coord], [torch.rand(3, 6)])
     tree = PointOctree.from_batch(batch, depth=4, normalize='scene', scale=1.6)
@@ -220,17 +218,29 @@ def test_scene_normalisation_gives_metric_leaves_and_warns_when_clamping():
     # centre point sits in cell 8 + floor(0.01 / 0.2) = 8, the corners 5 cells away
     cells = tree.query[:, :3].floor().long()
     assert cells.tolist() == [[5, 5, 5], [10, 10, 10], [8, 8, 8]]
-    assert tree.clamped == 0
 
-    big = PointBatch.from_list([torch.tensor([[0.0, 0, 0], [8.0, 0, 0]])], [torch.rand(2, 6)])
+
+def test_cloud_larger_than_the_cube_is_an_error_never_clamped():
     model = make_ocnn()
-    with captured_log() as records:
-        out = model(big)
+    assert model.extent == pytest.approx(2 * model.scale)
+    # a cloud exactly as large as the cube fits: its extreme points land in the border leaves
+    edge = 2 * model.scale
+    fits = PointBatch.from_list([torch.tensor([[0.0, 0, 0], [edge, 0, 0]])], [torch.rand(2, 6)])
+    tree = model.build_octree(fits)
+    assert tree.query[:, 0].floor().tolist() == [0, 2 ** model.depth - 1]
+    big = PointBatch.from_list([torch.rand(5, 3), torch.tensor([[0.0, 0, 0], [8.0, 0, 0]])],
+                               [torch.rand(5, 6), torch.rand(2, 6)])
+    with pytest.raises(ExtentError, match=r'cloud 1 of the batch spans 8 x 0 x 0 m.*'
+                                          r'octree cube of 3\.2 m') as info:
         model(big)
-    assert out.shape == (2, 8)
-    text = '\n'.join(r.getMessage() for r in records if r.levelno == logging.WARNING)
-    assert 'outside a 3.2 m cube' in text and '2 of 2 points' in text
-    assert text.count('were clamped') == 1  # warned once per module, not per batch
+    assert info.value.cloud == 1 and info.value.limit == pytest.approx(3.2)
+    assert info.value.extent == (8.0, 0.0, 0.0)
+    # normalize='none': coordinates outside [-1, 1] are an error as well
+    unit = make_ocnn(normalize='none')
+    with pytest.raises(ExtentError, match="outside \\[-1, 1\\].*normalize='none'"):
+        unit(PointBatch.from_list([torch.tensor([[0.0, 0, 0], [1.5, 0, 0]])],
+                                  [torch.rand(2, 6)]))
+    assert unit.extent is None and make_ocnn(normalize='bbox').extent is None
 
 
 def test_voxel_grid_matches_numpy_reference():

@@ -1,13 +1,64 @@
 """Point-cloud semantic segmentation: backbone + SegHead + loss."""
-from typing import Dict, List, Optional
+import contextlib
+from typing import Dict, List, Optional, Sequence
 
 import torch
 from torch import Tensor
 
+from d3l.apis.sliding_window import (
+    DEFAULT_STRIDE,
+    DEFAULT_WINDOW_SIZE,
+    check_window,
+    sliding_window_probs,
+)
 from d3l.registry import MODELS
 from d3l.structures import PointBatch, concat_targets
+from d3l.structures.point_octree import ExtentError
 
 from .base import PointAlgorithm
+
+#: ``test_cfg`` keys and their defaults (sliding windows where needed)
+TEST_CFG_DEFAULTS = dict(mode='slide', window_size=DEFAULT_WINDOW_SIZE, stride=DEFAULT_STRIDE)
+
+
+def build_test_cfg(test_cfg: Optional[dict], name: str = 'Segmentor') -> dict:
+    """``test_cfg`` with its defaults filled in and checked."""
+    cfg = dict(TEST_CFG_DEFAULTS)
+    unknown = set(test_cfg or {}) - set(cfg)
+    if unknown:
+        raise ValueError(f'{name}: unknown test_cfg keys {sorted(unknown)} (known: '
+                         f'{sorted(cfg)})')
+    cfg.update(test_cfg or {})
+    if cfg['mode'] not in ('slide', 'whole'):
+        raise ValueError(f"{name}: test_cfg.mode must be 'slide' or 'whole', got "
+                         f"{cfg['mode']!r}")
+    check_window(cfg['window_size'], cfg['stride'])
+    return cfg
+
+
+def sample_names(data_samples: Optional[Sequence[dict]]) -> List[str]:
+    """A name per data sample for messages: scene id, file or index."""
+    names = []
+    for sample in data_samples or ():
+        meta = sample.get('metainfo', {}) if isinstance(sample, dict) else {}
+        name = next((meta[k] for k in ('scene_id', 'lidar_path', 'img_path', 'frame_id',
+                                       'sample_idx') if meta.get(k) is not None), None)
+        names.append('' if name is None else f'scene {name}')
+    return names
+
+
+@contextlib.contextmanager
+def naming_scenes(data_samples: Optional[Sequence[dict]]):
+    """Re-raise a backbone's :class:`ExtentError` naming the scene."""
+    try:
+        yield
+    except ExtentError as err:
+        names = sample_names(data_samples)
+        if not names or err.cloud >= len(names) or not names[err.cloud] \
+                or any(name and name in str(err) for name in names):
+            raise
+        raise ExtentError(f'{names[err.cloud]}: {err}', err.cloud, err.extent,
+                          err.limit) from None
 
 
 @MODELS.register_module()
@@ -25,20 +76,33 @@ class Segmentor(PointAlgorithm):
       ``origin_labels``, so evaluation covers the full scene;
     - ``mode='tensor'``: the logits (N, C).
 
+    Clouds larger than the backbone's extent (the O-CNN cube) are never
+    clamped: in training they are an error naming the scene (crop training
+    clouds), and ``predict`` slides windows over them (``test_cfg``, see
+    :mod:`d3l.apis.sliding_window`), so ``tools/test.py`` scores long scenes
+    correctly.
+
     Args:
         backbone / decode_head / loss: configs of registered modules.
         data_preprocessor: defaults to ``PointDataPreprocessor``.
         return_probs: also return per-point class probabilities in predict.
+        test_cfg: ``mode='slide'`` (default): clouds larger than
+            ``window_size`` (metres, scalar or per axis; default 10) are cut
+            into windows at ``stride`` (default 5) and their probabilities
+            merged, clouds that fit run in one pass; ``mode='whole'``: one
+            pass over every cloud (a cloud larger than the O-CNN cube is
+            then an error).
     """
 
     transfer_head_names = ('decode_head',)
 
     def __init__(self, backbone: dict, decode_head: dict,
                  loss: Optional[dict] = None, data_preprocessor: Optional[dict] = None,
-                 return_probs: bool = False, init_cfg=None):
+                 return_probs: bool = False, test_cfg: Optional[dict] = None, init_cfg=None):
         super().__init__(backbone, decode_head, 'decode_head', loss, 'loss_decode',
                          data_preprocessor, init_cfg)
         self.return_probs = return_probs
+        self.test_cfg = build_test_cfg(test_cfg, type(self).__name__)
 
     @property
     def num_classes(self) -> int:
@@ -51,7 +115,8 @@ class Segmentor(PointAlgorithm):
         return self.decode_head(self.extract_feat(inputs))
 
     def loss(self, inputs: PointBatch, data_samples: List[dict]) -> Dict[str, Tensor]:
-        logits = self._forward(inputs)
+        with naming_scenes(data_samples):
+            logits = self._forward(inputs)
         labels = concat_targets(data_samples, 'labels', logits.device)
         if labels is None:
             raise KeyError('Segmentor.loss: the data samples carry no "labels"')
@@ -64,14 +129,27 @@ class Segmentor(PointAlgorithm):
         return losses
 
     @torch.no_grad()
-    def predict(self, inputs: PointBatch, data_samples: Optional[List[dict]] = None) -> List[dict]:
-        logits = self._forward(inputs)
-        return self.postprocess(inputs, logits, data_samples)
+    def predict_probs(self, inputs: PointBatch,
+                      data_samples: Optional[List[dict]] = None) -> Tensor:
+        """(N, C) class probabilities of every input point, with sliding
+        windows where ``test_cfg`` asks for them."""
+        def probs_of(batch: PointBatch) -> Tensor:
+            return self._forward(batch).float().softmax(dim=1)
 
-    def postprocess(self, inputs: PointBatch, logits: Tensor,
+        with naming_scenes(data_samples):
+            if self.test_cfg['mode'] == 'whole':
+                return probs_of(inputs)
+            return sliding_window_probs(
+                probs_of, inputs, self.test_cfg['window_size'], self.test_cfg['stride'],
+                getattr(self.backbone, 'extent', None), sample_names(data_samples))
+
+    @torch.no_grad()
+    def predict(self, inputs: PointBatch, data_samples: Optional[List[dict]] = None) -> List[dict]:
+        return self.postprocess(inputs, self.predict_probs(inputs, data_samples), data_samples)
+
+    def postprocess(self, inputs: PointBatch, probs: Tensor,
                     data_samples: Optional[List[dict]]) -> List[dict]:
-        """Split batch logits into one prediction dict per cloud."""
-        probs = logits.float().softmax(dim=1)
+        """Split batch probabilities (N, C) into one prediction dict per cloud."""
         results = []
         for i, cloud_probs in enumerate(inputs.split(probs)):
             sample = data_samples[i] if data_samples else {}

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from d3l.registry import MODELS
 from d3l.structures import NORMALIZE_MODES, PointBatch, PointOctree
 
-from .utils import check_input, check_unet_stages, max_pool_per_cloud, warn_once
+from .utils import check_input, check_unet_stages, max_pool_per_cloud
 
 #: octree input-feature letters (ocnn's ``get_input_feature`` names) -> channels
 #: (``F`` = the batch features, so its width is ``in_channels``)
@@ -41,8 +41,11 @@ class OCNNUNet(BaseModule):
     of the ``2 ** depth`` grid, and each leaf's input feature is the mean of
     its points'. With ``normalize='scene'`` the leaf edge is
     ``2 * scale / 2 ** depth`` metres: the defaults (depth 9, scale 5.12)
-    give the paper's 512^3 grid of 2 cm leaves over a 10.24 m cube; points
-    outside the cube are clamped onto its border (with a warning).
+    give the paper's 512^3 grid of 2 cm leaves over a 10.24 m cube
+    (:attr:`extent`). A cloud larger than the cube is an error
+    (:class:`~d3l.structures.point_octree.ExtentError`), never clamped:
+    training pipelines crop to the cube, and ``Segmentor`` slides windows
+    over larger scenes at test time.
 
     Stage layout (as ``ocnn.models.UNet``, but configurable): a stem conv at
     ``depth``; encoder stage ``i`` = strided conv (depth - 1) +
@@ -165,22 +168,20 @@ class OCNNUNet(BaseModule):
         self.out_channels = prev
 
     # ------------------------------------------------------------------
+    @property
+    def extent(self) -> Optional[float]:
+        """Largest cloud size (metres) along any axis that fits in the cube
+        with ``normalize='scene'``; None when any size fits (``'bbox'``)
+        or the coordinates are already in the cube (``'none'``)."""
+        return 2 * self.scale if self.normalize == 'scene' else None
+
     def build_octree(self, batch: PointBatch) -> PointOctree:
-        """The batch's octree for this configuration (cached on the batch)."""
+        """The batch's octree for this configuration (cached on the batch).
+        Raises :class:`~d3l.structures.point_octree.ExtentError` for a cloud
+        that does not fit in the cube."""
         key = ('ocnn', self.depth, self.full_depth, self.normalize, self.scale, self.margin)
-        tree = batch.cached(key, lambda: PointOctree.from_batch(
+        return batch.cached(key, lambda: PointOctree.from_batch(
             batch, self.depth, self.full_depth, self.normalize, self.scale, self.margin))
-        if tree.clamped:
-            if self.normalize == 'scene':
-                where = (f'outside a {2 * self.scale:g} m cube (scale={self.scale:g}) around '
-                         'their cloud centre and were clamped onto its border; raise scale (and '
-                         'depth, to keep the leaf size) for larger clouds')
-            else:
-                where = ("outside [-1, 1] and were clamped onto it; use normalize='bbox' or "
-                         "'scene' for coordinates that are not normalised")
-            warn_once(self, 'clamped', f'{type(self).__name__}: {tree.clamped} of '
-                      f'{batch.num_points} points lie {where}')
-        return tree
 
     def input_features(self, batch: PointBatch, tree: PointOctree) -> Tensor:
         """(L, input_channels) features of the non-empty leaves."""
