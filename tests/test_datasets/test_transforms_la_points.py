@@ -52,18 +52,23 @@ def la_scene(tmp_path_factory):
     return sample
 
 
+LA20_CONFIG = 'configs/scannet_la/segmentor_scratch_scannet_ocnn_la20.py'
+
+
 def _train_pipeline(keep_labeled: bool, max_points: int = None):
-    """The ScanNet training pipeline of configs/_base_/datasets/scannet.py,
-    with ``keep_labeled`` on its subsampling transforms."""
-    pipeline = copy.deepcopy(
-        Config.fromfile(osp.join(REPO, 'configs/_base_/datasets/scannet.py')).train_pipeline)
-    types = [step['type'] for step in pipeline]
-    assert 'GridSample' in types and 'LimitPoints' in types
-    for step in pipeline:
-        if step['type'] in ('GridSample', 'LimitPoints'):
-            step['keep_labeled'] = keep_labeled
-        if step['type'] == 'LimitPoints' and max_points is not None:
-            step['max_points'] = max_points
+    """The training pipeline of the LA-20 config (``keep_labeled=True``), or
+    the full-supervision one it derives from (configs/_base_/datasets/scannet.py)."""
+    if keep_labeled:
+        cfg = Config.fromfile(osp.join(REPO, LA20_CONFIG))
+        pipeline = copy.deepcopy(cfg.train_dataloader.dataset.pipeline)
+    else:
+        cfg = Config.fromfile(osp.join(REPO, 'configs/_base_/datasets/scannet.py'))
+        pipeline = copy.deepcopy(cfg.train_pipeline)
+    steps = {step['type']: step for step in pipeline}
+    assert steps['GridSample'].get('keep_labeled', False) == keep_labeled
+    assert steps['LimitPoints'].get('keep_labeled', False) == keep_labeled
+    if max_points is not None:
+        steps['LimitPoints']['max_points'] = max_points
     return Compose([TRANSFORMS.build(step) for step in pipeline])
 
 
