@@ -119,7 +119,7 @@ def _lift_with_rays(depth: Array, rays: np.ndarray, valid: Array) -> Tuple[Array
         depth = depth.astype(np.float32)
     d = np.take(depth.reshape(-1), index)  # np.take: ~10x faster than fancy indexing
     points = np.empty((len(index), 3), np.float32)
-    for axis, channel in enumerate(_ray_channels(rays)):
+    for axis, channel in enumerate(ray_channels(rays)):
         points[:, axis] = d if channel is None else d * np.take(channel, index)
     return points, index.astype(np.int64, copy=False)
 
@@ -127,7 +127,7 @@ def _lift_with_rays(depth: Array, rays: np.ndarray, valid: Array) -> Tuple[Array
 _RAY_CHANNELS: dict = {}
 
 
-def _ray_channels(rays: np.ndarray):
+def ray_channels(rays: np.ndarray):
     """Flat float32 copies of the three components of a cached ray grid (None
     for a component that is identically 1, the z of perspective rays);
     float32 keeps sub-micrometre accuracy at tens of metres."""

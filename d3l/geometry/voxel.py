@@ -3,6 +3,8 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from .transforms import bounding_box
+
 
 def voxel_keys(points: np.ndarray, grid_size: float) -> np.ndarray:
     """Integer voxel coordinates (N, 3) int64 of points for a cubic grid."""
@@ -12,18 +14,32 @@ def voxel_keys(points: np.ndarray, grid_size: float) -> np.ndarray:
 
 
 def _linear_keys(keys: np.ndarray) -> np.ndarray:
-    """One int64 per voxel, ordered as the (x, y, z) keys lexicographically;
-    sorting 1D integers is ~10x faster than ``np.unique(axis=0)``, which
-    remains the fallback when the grid is too large for 63 bits."""
+    """One int64 >= 0 per voxel, ordered as the (x, y, z) keys
+    lexicographically; sorting 1D integers is ~10x faster than
+    ``np.unique(axis=0)``, which remains the fallback when the grid is too
+    large for 63 bits."""
     if len(keys) == 0:
         return np.zeros(0, np.int64)
-    keys = keys - keys.min(0)
-    dims = keys.max(0).astype(object) + 1  # Python ints: no overflow in the check
+    lo, hi = bounding_box(keys)
+    dims = [int(h) - int(low) + 1 for low, h in zip(lo, hi)]  # Python ints: no overflow
     if dims[0] * dims[1] * dims[2] < 2 ** 62:
-        d1, d2 = int(dims[1]), int(dims[2])
-        return (keys[:, 0] * d1 + keys[:, 1]) * d2 + keys[:, 2]
+        return (((keys[:, 0] - lo[0]) * dims[1] + (keys[:, 1] - lo[1])) * dims[2]
+                + (keys[:, 2] - lo[2]))
     _, linear = np.unique(keys, axis=0, return_inverse=True)  # the rank of each row
     return linear.reshape(-1).astype(np.int64)
+
+
+def _stable_order(linear: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """``order = argsort(linear, stable)`` and ``linear[order]``. Packing the
+    position into the low bits makes every key distinct, so NumPy's SIMD sort
+    (not stable, ~7x faster than the stable argsort) gives the stable order."""
+    count = len(linear)
+    bits = max(int(count - 1).bit_length(), 1)
+    if count and int(linear.max()) < 2 ** (62 - bits):
+        packed = np.sort((linear << bits) | np.arange(count, dtype=np.int64))
+        return packed & ((1 << bits) - 1), packed >> bits
+    order = np.argsort(linear, kind='stable')
+    return order, linear[order]
 
 
 def grid_sample_indices(points: np.ndarray, grid_size: float, mode: str = 'test',
@@ -38,18 +54,21 @@ def grid_sample_indices(points: np.ndarray, grid_size: float, mode: str = 'test'
     ``mode='train'`` keeps a random point of each voxel, drawn from ``rng``
     or, when None, numpy's global generator (which MMEngine seeds per
     dataloader worker); ``'test'`` keeps the first one, deterministically.
+    One sort of the points' voxel keys does it all.
     """
     if mode not in ('train', 'test'):
         raise ValueError(f"grid_sample_indices: mode must be 'train' or 'test', got {mode!r}")
-    keys = voxel_keys(points, grid_size)
-    _, inverse, counts = np.unique(_linear_keys(keys), return_inverse=True, return_counts=True)
-    inverse = inverse.reshape(-1)
-    order = np.argsort(inverse, kind='stable')
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    linear = _linear_keys(voxel_keys(points, grid_size))
+    count = len(linear)
+    order, sorted_keys = _stable_order(linear)
+    first = np.empty(count, bool)  # first point of its voxel, in sorted order
+    first[:1] = True
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    inverse = np.empty(count, np.int64)
+    inverse[order] = np.cumsum(first) - 1
     if mode == 'train':
+        counts = np.diff(np.append(starts, count))
         draws = rng.random(len(counts)) if rng is not None else np.random.random(len(counts))
-        offsets = (draws * counts).astype(np.int64)
-    else:
-        offsets = np.zeros(len(counts), np.int64)
-    keep = order[starts + offsets]
-    return keep.astype(np.int64), inverse.astype(np.int64)
+        starts = starts + (draws * counts).astype(np.int64)
+    return order[starts].astype(np.int64, copy=False), inverse
