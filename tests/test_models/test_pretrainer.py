@@ -293,3 +293,75 @@ def test_pretrain_config_runs_on_generated_frames(labelled_frames, tmp_path, con
     metrics = runner.val_loop.run()
     assert 'mIoU' in metrics and 0 <= metrics['aAcc'] <= 100
     assert osp.isfile(osp.join(cfg.work_dir, 'epoch_1.pth'))
+
+
+PRETRAIN_CONFIGS = sorted(osp.splitext(osp.basename(p))[0] for p in __import__('glob').glob(
+    osp.join(REPO_ROOT, 'configs', 'pretrain', '*.py')))
+
+
+@pytest.mark.parametrize('config', PRETRAIN_CONFIGS)
+def test_pretrain_configs_carry_the_authors_schedule_and_augmentation(config):
+    """configs/seg_mp3d.yaml and datasets/matterport3d.py of the authors' code:
+    200-epoch poly at batch 6 (SGD lr 0.05, weight decay 1e-4 for O-CNN), the
+    epoch-80 checkpoint kept for fine-tuning, elastic distortion of
+    ((0.2, 0.4), (0.8, 1.6)) on coordinates / 5.12 with two smoothing passes;
+    the whole panorama to the teacher unless the config is the crops variant."""
+    from mmengine.config import Config
+
+    from d3l.engine.cli import check_config_types
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'pretrain', f'{config}.py'))
+    check_config_types(cfg, config)
+    elastic = [t for t in cfg.train_dataloader.dataset.pipeline
+               if t['type'] == 'ElasticDistortion']
+    assert len(elastic) == 1 and elastic[0]['smoothing_passes'] == 2
+    authors = np.array([[0.2, 0.4], [0.8, 1.6]]) * 5.12
+    np.testing.assert_allclose(np.array(elastic[0]['params']), authors)
+    assert not any(t['type'] == 'ElasticDistortion' for t in cfg.val_dataloader.dataset.pipeline)
+    if 'matterport' not in config:
+        return
+    assert cfg.train_cfg.max_epochs == 200 and cfg.train_dataloader.batch_size == 6
+    assert cfg.param_scheduler[0].type == 'PolyLR' and cfg.param_scheduler[0].end is None
+    if '_ocnn' in config:
+        optimizer = cfg.optim_wrapper.optimizer
+        assert (optimizer.type, optimizer.lr, optimizer.momentum, optimizer.weight_decay) == (
+            'SGD', 0.05, 0.9, 1e-4)
+    checkpoint = cfg.default_hooks.checkpoint
+    assert cfg.finetune_from_epoch == 80 and 80 % checkpoint.interval == 0
+    assert checkpoint.max_keep_ckpts == -1  # epoch_80.pth survives the run
+    panorama = cfg.teacher.panorama
+    mode = panorama if isinstance(panorama, str) else panorama['mode']
+    assert mode == ('crops' if config.startswith('dpt-crops') else 'whole')
+    if config.startswith('dpt-hybrid'):
+        assert cfg.teacher.type == 'HFTeacher'
+    labels = {cfg.pseudo_label_cfg.out_dir, cfg.train_dataloader.dataset.label_dir,
+              cfg.val_dataloader.dataset.label_dir, cfg.test_dataloader.dataset.label_dir}
+    assert len(labels) == 1  # each teacher setting writes and reads its own labels
+
+
+def test_seven_channel_ocnn_input_is_normal_displacement_colour():
+    """configs/_base_/models/ocnn_unet_7ch.py: the authors' 7 input channels."""
+    from mmengine.config import Config
+
+    from d3l.structures import PointBatch
+    init_default_scope('d3l')
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', '_base_', 'models', 'ocnn_unet_7ch.py'))
+    cfg.model.backbone.update(stem_channels=8, enc_channels=[8, 16], enc_blocks=[1, 1],
+                              dec_channels=[16, 8], dec_blocks=[1, 1], depth=6, scale=1.0)
+    model = MODELS.build(cfg.model)
+    backbone = model.backbone
+    assert backbone.in_channels == 6 and backbone.input_channels == 7
+    # two points sharing one leaf: colour and normal average, displacement along it
+    coord = torch.tensor([[0.0, 0.0, 0.0], [0.001, 0.0, 0.0], [0.5, 0.5, 0.5]])
+    normal = torch.tensor([[0.0, 0.0, 1.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
+    colour = torch.tensor([[0.2, 0.4, 0.6], [0.4, 0.6, 0.8], [1.0, 1.0, 1.0]])
+    batch = PointBatch(coord, torch.cat([colour, normal], 1), torch.zeros(3, dtype=torch.long), 1)
+    tree = backbone.build_octree(batch)
+    features = backbone.input_features(batch, tree)
+    assert features.shape == (2, 7)
+    rows = {tuple(np.round(f[:3].tolist(), 4)) for f in features}
+    assert (0.3, 0.5, 0.7) in rows and (1.0, 1.0, 1.0) in rows
+    first = features[[tuple(np.round(f[:3].tolist(), 4)) == (0.3, 0.5, 0.7)
+                      for f in features].index(True)]
+    torch.testing.assert_close(first[3:6], torch.tensor([0.0, 0.0, 1.0]))
+    assert abs(float(first[6])) <= 0.5  # a displacement within the leaf
+    assert model(batch, mode='tensor').shape == (3, 20)
