@@ -3,10 +3,14 @@
 # written by tools/data_converters/scannet.py (see docs/data_preparation.md).
 # Evaluation covers every vertex of the val scenes (GridSample keeps the inverse map).
 # LA / LR configs set train_dataloader.dataset.la_file / lr_file (LA: and la_train_pipeline).
-# Elastic distortion: the metric values of Pointcept / MinkowskiEngine; the authors applied
-# the same numbers to coordinates divided by 5.12 (elastic_params_authors, docs/reproduce.md).
-elastic_params = ((0.2, 0.4), (0.8, 1.6))  # (granularity, magnitude) in metres
-elastic_params_authors = ((1.024, 2.048), (4.096, 8.192))  # theirs x 5.12 m, 2 smoothing passes
+# Elastic distortion as in the authors' code (datasets/scannet.py): ((0.2, 0.4), (0.8, 1.6))
+# applied to coordinates divided by 5.12 with two smoothing passes, here in metres. The
+# metric values of Pointcept / MinkowskiEngine (5.12x smaller, 3 passes) are
+# elastic_distortion_metric.
+elastic_distortion = dict(type='ElasticDistortion', params=((1.024, 2.048), (4.096, 8.192)),
+                          smoothing_passes=2, prob=0.95)
+elastic_distortion_metric = dict(type='ElasticDistortion', params=((0.2, 0.4), (0.8, 1.6)),
+                                 smoothing_passes=3, prob=0.95)
 dataset_type = 'ScanNetDataset'
 data_root = 'data/scannet'
 grid_size = 0.02  # metres, the paper's 2 cm voxels / octree leaves
@@ -17,7 +21,7 @@ train_pipeline = [
          tilt_range=(-0.04908738521234052, 0.04908738521234052)),  # any yaw, tilt <= pi/64
     dict(type='RandomScale', scale_range=(0.9, 1.1)),
     dict(type='RandomFlip', axes=('x', 'y'), flip_prob=0.5),
-    dict(type='ElasticDistortion', params=elastic_params),
+    elastic_distortion,
     dict(type='ChromaticAutoContrast', prob=0.2),
     dict(type='ChromaticJitter', std=0.05, prob=0.95),
     dict(type='GridSample', grid_size=grid_size, mode='train'),
