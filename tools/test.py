@@ -4,6 +4,11 @@
                          [--tta] [--show-dir DIR] [--save-preds DIR]
                          [--cfg-options k=v ...] [--launcher ...]
 
+Every tensor of the model must come from CHECKPOINT (and every tensor of
+CHECKPOINT must be used): another model's checkpoint, or a head with another
+class count, is an error naming the missing / unexpected keys, never a
+random network evaluated with exit 0.
+
 ``--out DIR`` writes ``metrics.json`` (every metric, per-class IoU included),
 ``per_class.txt`` (the per-class table) and ``run.json`` (config, checkpoint,
 options; read by ``tools/summarize.py``).
@@ -23,13 +28,16 @@ import math
 import os
 import os.path as osp
 
+from mmengine.hooks import Hook
+
 import d3l.evaluation  # noqa: F401  (registers VotingModel and PredictionExportHook)
 from d3l.engine.cli import (
     CLIError,
     DictAction,
     adapt_to_device,
     check_checkpoint,
-    check_config_types,
+    check_out_dir,
+    check_runner_config,
     fill_scheduler_ends,
     load_config,
     run_cli,
@@ -121,8 +129,37 @@ def add_export_hooks(cfg, args) -> None:
     cfg.custom_hooks = hooks
 
 
+class CompleteCheckpointLoad(Hook):
+    """Loads the checkpoint after every hook's ``before_run`` (where MMEngine
+    would load ``load_from``) and requires it to fill the whole model: the
+    algorithm itself, inside a test-time-augmentation wrapper or DDP."""
+
+    priority = 'LOWEST'
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def before_run(self, runner) -> None:
+        from mmengine.model import BaseTTAModel, is_model_wrapper
+        from mmengine.runner.checkpoint import _load_checkpoint
+
+        from d3l.models.utils.weight_transfer import check_complete_load
+
+        checkpoint = _load_checkpoint(self.path, map_location='cpu')
+        runner.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        if isinstance(model, BaseTTAModel):
+            model = model.module
+        state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) \
+            else checkpoint
+        check_complete_load(model, state, source=f'checkpoint {self.path}')
+        runner._has_loaded = True
+
+
 def main(argv=None):
     args = parse_args(argv)
+    for option in ('out', 'show_dir', 'save_preds', 'work_dir'):
+        check_out_dir(getattr(args, option), '--' + option.replace('_', '-'))
     cfg = load_config(args.config, args.cfg_options)
     if args.tta:
         apply_tta(cfg, args.config)
@@ -131,7 +168,7 @@ def main(argv=None):
         if not (args.save_preds or args.show_dir):
             raise CLIError('--predict-only writes nothing without --save-preds or --show-dir')
         cfg.test_evaluator = dict(type='PredictionCount')
-    check_config_types(cfg, args.config)
+    check_runner_config(cfg, args.config)
     check_checkpoint(args.checkpoint)
     cfg.launcher = args.launcher
     if args.work_dir:
@@ -140,11 +177,12 @@ def main(argv=None):
         cfg.work_dir = osp.join('work_dirs', cfg.config_name, 'test')
     fill_scheduler_ends(cfg)
     adapt_to_device(cfg, args.launcher)
-    cfg.load_from = args.checkpoint
+    cfg.load_from = None  # CompleteCheckpointLoad loads it, strictly
     cfg.resume = False
 
     from mmengine.runner import Runner
     runner = Runner.from_cfg(cfg)
+    runner.register_hook(CompleteCheckpointLoad(args.checkpoint))
     metrics = runner.test()
     if args.out and runner.rank == 0:
         write_results(metrics, args.out)

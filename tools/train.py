@@ -2,16 +2,24 @@
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
                           [--cfg-options k=v ...] [--launcher none|pytorch|slurm]
+
+``load_from`` (fine-tuning from a pre-training checkpoint) logs what loaded,
+and must fill the whole backbone: a checkpoint of another architecture is an
+error, unless the config says why it is fine at its top level,
+``allow_partial = 'stem widened to 9 input channels'`` (logged with the
+tensors left at their initialisation).
 """
 import argparse
 import os
 import os.path as osp
 
 from d3l.engine.cli import (
+    CLIError,
     DictAction,
     adapt_to_device,
     check_checkpoint,
-    check_config_types,
+    check_out_dir,
+    check_runner_config,
     enable_amp,
     fill_scheduler_ends,
     find_resume_checkpoint,
@@ -40,8 +48,10 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    check_out_dir(args.work_dir, '--work-dir')
     cfg = load_config(args.config, args.cfg_options)
-    check_config_types(cfg, args.config)
+    check_runner_config(cfg, args.config)
+    allow_partial = cfg.get('allow_partial')
     cfg.launcher = args.launcher
     if args.work_dir:
         cfg.work_dir = args.work_dir
@@ -64,8 +74,16 @@ def main(argv=None):
     elif cfg.get('load_from'):
         check_checkpoint(cfg.load_from)
 
+    from mmengine.model import is_model_wrapper
     from mmengine.runner import Runner
+
+    from d3l.models.utils.weight_transfer import WeightTransferError, allow_partial_transfer
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else _build_custom_runner(cfg)
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    try:
+        allow_partial_transfer(model, allow_partial)
+    except WeightTransferError as err:
+        raise CLIError(f'{args.config}: {err}') from None
     runner.train()
 
 

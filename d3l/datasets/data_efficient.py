@@ -20,12 +20,19 @@ from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 
+from d3l.utils.errors import D3LError
+
 SUBSETS = ('labeled', 'unlabeled', 'all')
+
+
+class SplitFileError(D3LError, ValueError):
+    """A data-efficient split (LA / LR / subset file) does not fit the
+    dataset; the message names the file and the samples."""
 
 
 def check_subset(subset: str, owner: str) -> str:
     if subset not in SUBSETS:
-        raise ValueError(f'{owner}: subset must be one of {SUBSETS}, got {subset!r}')
+        raise SplitFileError(f'{owner}: subset must be one of {SUBSETS}, got {subset!r}')
     return subset
 
 
@@ -45,11 +52,11 @@ def read_id_list(path: str, what: str = 'id') -> List[str]:
             if not item or item.startswith('#'):
                 continue
             if item in seen:
-                raise ValueError(f'{path}:{line_no}: {what} {item!r} is listed twice')
+                raise SplitFileError(f'{path}:{line_no}: {what} {item!r} is listed twice')
             seen.add(item)
             ids.append(item)
     if not ids:
-        raise ValueError(f'{what} list {path} is empty')
+        raise SplitFileError(f'{what} list {path} is empty')
     return ids
 
 
@@ -74,7 +81,7 @@ def check_ids_known(listed: Iterable[str], known: Iterable[str], source: str,
     known = set(known)
     missing = [i for i in listed if i not in known]
     if missing:
-        raise ValueError(f'{source} names {len(missing)} {what}(s) that are not in {where}: '
+        raise SplitFileError(f'{source} names {len(missing)} {what}(s) that are not in {where}: '
                          f'{_format_ids(missing)}')
 
 
@@ -106,7 +113,7 @@ def load_la_file(path: str) -> Dict[str, np.ndarray]:
         raise kind(f'cannot read limited-annotation file {path}: '
                    f'{str(err).splitlines()[0] if str(err) else type(err).__name__}') from None
     if not isinstance(data, dict) or not data:
-        raise ValueError(f'limited-annotation file {path} must hold a non-empty dict scene id '
+        raise SplitFileError(f'limited-annotation file {path} must hold a non-empty dict scene id '
                          f'-> vertex indices, got {type(data).__name__}')
     out = {}
     for scene_id, index in data.items():
@@ -114,7 +121,7 @@ def load_la_file(path: str) -> Dict[str, np.ndarray]:
             index = index.cpu().numpy()
         index = np.asarray(index)
         if index.ndim != 1 or (index.size and not np.issubdtype(index.dtype, np.integer)):
-            raise ValueError(f'{path}: scene {scene_id!r} must map to a 1-D integer index '
+            raise SplitFileError(f'{path}: scene {scene_id!r} must map to a 1-D integer index '
                              f'array, got dtype {index.dtype} shape {index.shape}')
         out[str(scene_id)] = index.astype(np.int64)
     return out
@@ -125,7 +132,7 @@ def la_label_mask(index: np.ndarray, num_points: int, scene_id: str,
     """Boolean mask of the annotated points of one scene."""
     if index.size and (index.min() < 0 or index.max() >= num_points):
         bad = index[(index < 0) | (index >= num_points)][0]
-        raise ValueError(f'{source}: scene {scene_id} lists vertex {bad} but the scene has '
+        raise SplitFileError(f'{source}: scene {scene_id} lists vertex {bad} but the scene has '
                          f'{num_points} vertices (was the file made for another version of '
                          'the data?)')
     mask = np.zeros(num_points, bool)

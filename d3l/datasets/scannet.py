@@ -48,6 +48,10 @@ SCANNET20_PALETTE = (
 MAX_NYU40_ID = 40
 
 
+class ScanNetDataError(D3LError, ValueError):
+    """A scene's arrays are malformed; the message names the scene and file."""
+
+
 def nyu40_to_scannet20_table() -> np.ndarray:
     """(41,) int64 lookup: NYU40 id -> 20-class id, 255 for the rest."""
     table = np.full(MAX_NYU40_ID + 1, IGNORE_INDEX, np.int64)
@@ -61,8 +65,9 @@ def nyu40_to_scannet20(nyu40: np.ndarray, scene_id: str = '?') -> np.ndarray:
     nyu40 = np.asarray(nyu40).astype(np.int64).reshape(-1)
     bad = (nyu40 < 0) | (nyu40 > MAX_NYU40_ID)
     if bad.any():
-        raise ValueError(f'scene {scene_id}: label id {int(nyu40[bad][0])} is not an NYU40 id '
-                         f'(0..{MAX_NYU40_ID}); {int(bad.sum())} vertices have such ids')
+        raise ScanNetDataError(f'scene {scene_id}: label id {int(nyu40[bad][0])} is not an '
+                               f'NYU40 id (0..{MAX_NYU40_ID}); {int(bad.sum())} vertices have '
+                               'such ids')
     return nyu40_to_scannet20_table()[nyu40]
 
 
@@ -73,12 +78,8 @@ def scannet20_to_nyu40(labels: np.ndarray) -> np.ndarray:
     table = np.zeros(max(IGNORE_INDEX, len(SCANNET20_NYU40_IDS)) + 1, np.int64)
     table[:len(SCANNET20_NYU40_IDS)] = SCANNET20_NYU40_IDS
     if labels.size and (labels.min() < 0 or labels.max() > IGNORE_INDEX):
-        raise ValueError(f'class id {labels.min()}..{labels.max()} out of range')
+        raise ScanNetDataError(f'class id {labels.min()}..{labels.max()} out of range')
     return table[labels]
-
-
-class ScanNetDataError(D3LError, ValueError):
-    """A scene's arrays are malformed; the message names the scene and file."""
 
 
 def check_finite(array: np.ndarray, where: str) -> None:
@@ -170,7 +171,7 @@ class ScanNetDataset(BaseDataset):
                  with_instance: bool = False, pipeline: Sequence = (),
                  test_mode: bool = False, metainfo: Optional[dict] = None, **kwargs):
         if la_file is not None and lr_file is not None:
-            raise ValueError('ScanNetDataset: give la_file or lr_file, not both')
+            raise ScanNetDataError('ScanNetDataset: give la_file or lr_file, not both')
         self.splits = [split] if isinstance(split, str) else list(split)
         self.scene_list = scene_list
         self.la_file = la_file
@@ -208,7 +209,7 @@ class ScanNetDataset(BaseDataset):
         else:
             scene_ids = list(scenes)
         if not scene_ids:
-            raise ValueError(f'ScanNetDataset: no scenes in {where}')
+            raise ScanNetDataError(f'ScanNetDataset: no scenes in {where}')
 
         labeled = dict.fromkeys(scene_ids, self.subset != 'unlabeled')
         keep = list(scene_ids)
@@ -229,7 +230,7 @@ class ScanNetDataset(BaseDataset):
                 # file does not cover would otherwise train on full labels
                 uncovered = [s for s in scene_ids if s not in self._la]
                 if uncovered:
-                    raise ValueError(
+                    raise ScanNetDataError(
                         f'{self.la_file} has no annotated points for {len(uncovered)} scene(s) '
                         f'of {where}: {", ".join(uncovered[:5])}; restrict the scenes with '
                         'scene_list= or use a file made for these scenes')
@@ -247,7 +248,7 @@ class ScanNetDataset(BaseDataset):
         try:
             return np.load(path)
         except (ValueError, OSError, EOFError) as err:
-            raise ValueError(f'scene {scene_id}: cannot read {path}: {err}') from None
+            raise ScanNetDataError(f'scene {scene_id}: cannot read {path}: {err}') from None
 
     def load_scene(self, info: dict) -> dict:
         """Read one scene's arrays (before LA / LR masking and the pipeline)."""
@@ -274,7 +275,7 @@ class ScanNetDataset(BaseDataset):
                 sample['instance'] = instance.reshape(-1).astype(np.int64)
         for key in ('colors', 'normals', 'labels', 'instance'):
             if key in sample and len(sample[key]) != num_points:
-                raise ValueError(f'scene {scene_id}: {key} has {len(sample[key])} rows but '
+                raise ScanNetDataError(f'scene {scene_id}: {key} has {len(sample[key])} rows but '
                                  f'coord.npy has {num_points} points ({data_path})')
         return sample
 
@@ -291,7 +292,7 @@ class ScanNetDataset(BaseDataset):
                 labels = np.where(mask, labels, IGNORE_INDEX)
             sample['labels'] = labels
         elif info['labeled'] and self.la_file is not None:
-            raise ValueError(f'scene {scene_id} has no {self.label_key}.npy but {self.la_file} '
-                             'annotates it')
+            raise ScanNetDataError(f'scene {scene_id} has no {self.label_key}.npy but '
+                                   f'{self.la_file} annotates it')
         sample.update(scene_id=scene_id, split=info['split'], sample_idx=info['sample_idx'])
         return sample

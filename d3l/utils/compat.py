@@ -212,6 +212,7 @@ def safe_torch_load(filename, map_location=None):
         raise FileNotFoundError(f'checkpoint {filename} does not exist')
     if osp.getsize(filename) == 0:
         raise CorruptCheckpointError(f'checkpoint {filename} is empty (0 bytes)')
+    _check_checkpoint_format(filename)
     try:
         with torch.serialization.safe_globals(mmengine_checkpoint_globals()):
             return torch.load(filename, map_location=map_location, weights_only=True)
@@ -236,6 +237,25 @@ def safe_torch_load(filename, map_location=None):
             f'checkpoint {filename} is corrupt or truncated '
             f'({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ""})'
         ) from None
+
+
+def _check_checkpoint_format(filename: str) -> None:
+    """A file that is neither a zip archive (torch >= 1.6) nor a pickle
+    (the legacy format starts with the pickle protocol opcode) is not a
+    checkpoint at all; say so instead of torch's "unsafe pickle" message."""
+    with open(filename, 'rb') as f:
+        head = f.read(2)
+    if zipfile.is_zipfile(filename):
+        return
+    if len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return
+    if head == b'PK':
+        raise CorruptCheckpointError(f'checkpoint {filename} is corrupt or truncated (a zip '
+                                     'archive without its directory: a partial copy?)')
+    raise CorruptCheckpointError(
+        f'{filename} is not a checkpoint: neither a torch zip archive nor a pickle '
+        f'({osp.getsize(filename)} bytes starting with {head!r}); is it the right file, '
+        'or a partial download?')
 
 
 def _patch_checkpoint_loading():

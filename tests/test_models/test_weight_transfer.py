@@ -23,7 +23,7 @@ from d3l.models.utils import (
 from d3l.registry import MODELS
 
 BACKBONE = dict(type='SparseUNet', in_channels=6, voxel_size=0.1, **TINY)
-OCNN_BACKBONE = dict(type='OCNNUNet', in_channels=6, depth=5, scale=1.6, **TINY)
+OCNN_BACKBONE = dict(type='OCNNUNet', in_channels=6, depth=5, scale=3.2, **TINY)  # the 4.6 m shapes
 
 
 @pytest.fixture(autouse=True)

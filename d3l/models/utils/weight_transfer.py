@@ -13,9 +13,20 @@ and
 - raises :class:`WeightTransferError` when a tensor *outside* the heads
   differs in shape (a different backbone configuration), instead of
   MMEngine's warning-and-skip;
+- raises :class:`WeightTransferError` when the model's *backbone* is not
+  fully loaded (some ``backbone.*`` tensors are not in the checkpoint: a
+  checkpoint of another architecture would otherwise load a tensor or two
+  and fine-tune the rest from scratch, exit 0), unless partial loading was
+  allowed with a reason (:func:`allow_partial_transfer`, the config's
+  top-level ``allow_partial = 'why'`` in ``tools/train.py``); the reason is
+  logged. Checkpoint tensors the model has no place for (a segmentation
+  decoder when fine-tuning a classifier's encoder) are dropped and listed;
 - logs exactly which keys were loaded, which are new (in the model, not in
   the checkpoint) and which were dropped (in the checkpoint, not used), and
   keeps that :class:`TransferReport` as ``model.transfer_report``.
+
+``tools/test.py`` is stricter still: every model tensor must come from the
+checkpoint (:func:`check_complete_load`).
 
 A head whose shape happens to match (teacher and task with the same number
 of classes) would be loaded; ``drop_heads`` drops it explicitly, either
@@ -36,6 +47,10 @@ from d3l.utils.errors import D3LError
 
 #: attribute of a guarded module holding one-shot options for its next load
 _PENDING = '_d3l_transfer_pending'
+#: attribute of a guarded module: why a partially loaded backbone is fine
+_ALLOW_PARTIAL = '_d3l_allow_partial'
+#: module name whose tensors must all come from a transfer checkpoint
+BACKBONE_NAME = 'backbone'
 
 
 class WeightTransferError(D3LError, RuntimeError):
@@ -58,10 +73,17 @@ class TransferReport:
     dropped: Dict[str, str] = field(default_factory=dict)
     source: str = 'state dict'
 
+    @property
+    def backbone_new(self) -> List[str]:
+        """Backbone keys of the model the checkpoint did not fill."""
+        return [k for k in self.new if is_head_key(k, (BACKBONE_NAME,))]
+
     def summary(self) -> str:
         """Multi-line log text listing every key by outcome."""
+        backbone = [k for k in self.loaded + self.new if is_head_key(k, (BACKBONE_NAME,))]
         head = (f'weight transfer from {self.source}: loaded {len(self.loaded)}, '
-                f'new {len(self.new)}, dropped {len(self.dropped)}')
+                f'new {len(self.new)}, dropped {len(self.dropped)}; backbone '
+                f'{len(backbone) - len(self.backbone_new)}/{len(backbone)} tensors loaded')
         if not self.new and not self.dropped:
             return f'{head} (every model key loaded)'
         lines = [head]
@@ -154,6 +176,28 @@ def _guard_pre_hook(module: nn.Module, state_dict, prefix, local_metadata, stric
         report.dropped = {prefix + k: v for k, v in report.dropped.items()}
     module.transfer_report = report
     print_log(report.summary(), logger='current', level=logging.INFO)
+    if not pending.get('complete_check'):  # check_complete_load reports every key itself
+        _check_backbone_loaded(module, report, pending.get('allow_partial'))
+
+
+def _check_backbone_loaded(module: nn.Module, report: TransferReport,
+                           reason: Optional[str]) -> None:
+    missing = report.backbone_new
+    if not missing:
+        return
+    reason = reason or getattr(module, _ALLOW_PARTIAL, None)
+    total = len([k for k in report.loaded + report.new if is_head_key(k, (BACKBONE_NAME,))])
+    what = (f'{report.source} fills {total - len(missing)} of the {total} backbone tensors of '
+            f'{type(module).__name__}; not in the checkpoint: ' + ', '.join(missing[:8])
+            + (f', ... {len(missing) - 8} more' if len(missing) > 8 else ''))
+    if reason:
+        print_log(f'partial weight transfer allowed ({reason}): {what}', logger='current',
+                  level=logging.WARNING)
+        return
+    raise WeightTransferError(
+        f'{what}. The checkpoint holds another architecture, so most of the backbone would '
+        "train from scratch; use the matching checkpoint, or allow it on purpose with "
+        "allow_partial = '<reason>' at the config's top level")
 
 
 def install_transfer_guard(module: nn.Module,
@@ -170,6 +214,59 @@ def install_transfer_guard(module: nn.Module,
     module._d3l_transfer_guarded = True
     module.transfer_report = None
     return module
+
+
+def allow_partial_transfer(model: nn.Module, reason: Optional[str]) -> None:
+    """Let later loads into ``model`` leave backbone tensors at their
+    initialisation (``reason`` is logged with the list); ``None`` forbids it
+    again. A model without any guard gets one at its top."""
+    if reason is not None and (not isinstance(reason, str) or not reason.strip()):
+        raise WeightTransferError(f'allow_partial must be a non-empty string saying why the '
+                                  f'backbone may be partly loaded, got {reason!r}')
+    guarded = [m for m in model.modules() if getattr(m, '_d3l_transfer_guarded', False)]
+    if not guarded and reason is None:
+        return  # nothing to forbid on a model without a guard
+    for module in guarded or [install_transfer_guard(model)]:
+        setattr(module, _ALLOW_PARTIAL, reason)
+
+
+def check_complete_load(model: nn.Module, state_dict: Mapping[str, Tensor],
+                        source: str = 'the checkpoint') -> TransferReport:
+    """Load ``state_dict`` into ``model`` and require that every model
+    tensor came from it and every tensor of it was used (a test-time load:
+    a random or partly random network must never be evaluated). Module
+    load hooks (the guard, mean teacher's key mapping) run as usual.
+
+    Raises:
+        WeightTransferError: naming the missing and unexpected keys, and the
+            heads whose class count differs.
+    """
+    state_dict = {(k[7:] if k.startswith('module.') else k): v for k, v in state_dict.items()}
+    guarded = [m for m in model.modules() if getattr(m, '_d3l_transfer_guarded', False)]
+    for module in guarded:
+        setattr(module, _PENDING, {'source': source, 'complete_check': True})
+    try:
+        result = model.load_state_dict(state_dict, strict=False)
+    finally:
+        clear_pending_transfer(model)
+    missing, unexpected = list(result.missing_keys), list(result.unexpected_keys)
+    reports = [m.transfer_report for m in guarded if m.transfer_report is not None]
+    heads = {k: why for r in reports for k, why in r.dropped.items() if 'head shape' in why}
+    if missing or unexpected or heads:
+        parts = []
+        if heads:
+            parts.append('heads that do not fit (another class count?): '
+                         + ', '.join(f'{k} [{why}]' for k, why in list(heads.items())[:4]))
+        if missing:
+            parts.append(f'{len(missing)} missing keys (the model has them, the checkpoint '
+                         'not): ' + ', '.join(missing[:6]) + (' ...' if len(missing) > 6 else ''))
+        if unexpected:
+            parts.append(f'{len(unexpected)} unexpected keys (in the checkpoint, not the '
+                         'model): ' + ', '.join(unexpected[:6])
+                         + (' ...' if len(unexpected) > 6 else ''))
+        raise WeightTransferError(f'{source} does not fit the model {type(model).__name__}: '
+                                  + '; '.join(parts) + ' (is it the checkpoint of this config?)')
+    return reports[0] if reports else TransferReport(loaded=list(state_dict), source=source)
 
 
 def set_pending_transfer(model: nn.Module, drop_heads: Sequence[str] = (),
@@ -229,4 +326,5 @@ def load_pretrained(model: nn.Module, filename: str, drop_heads: Sequence[str] =
 
 
 __all__ = ['WeightTransferError', 'TransferReport', 'plan_transfer', 'install_transfer_guard',
-           'set_pending_transfer', 'clear_pending_transfer', 'load_pretrained', 'is_head_key']
+           'set_pending_transfer', 'clear_pending_transfer', 'load_pretrained', 'is_head_key',
+           'allow_partial_transfer', 'check_complete_load']
