@@ -242,7 +242,7 @@ def start_run(out_dir, rank, world_size, make):
     the new manifest); every rank gets (manifest, run id) or the error."""
     from mmengine.dist import broadcast_object_list
 
-    from d3l.pseudo_labels import LabelStoreError, StoreLock
+    from d3l.pseudo_labels import LabelStoreError, StoreLock, StoreLockError
 
     lock, verdict, error = None, [None], None
     if rank == 0:
@@ -255,7 +255,9 @@ def start_run(out_dir, rank, world_size, make):
                 lock.release()
                 raise
         except (CLIError, LabelStoreError) as err:
-            verdict, error = [f'error: {err}'], err
+            # a refused directory is a CLIError as before; a held lock keeps its class
+            error = err if isinstance(err, (CLIError, StoreLockError)) else CLIError(str(err))
+            verdict = [f'error: {err}']
     if world_size > 1:
         broadcast_object_list(verdict, src=0)
     if error is not None:

@@ -76,6 +76,13 @@ def records(label_dir):
             for r in iter_records(label_dir)}
 
 
+def shard_digests(label_dir):
+    """sha256 of every shard file: the same labels give the same bytes."""
+    from d3l.pseudo_labels import file_sha256
+    return {osp.basename(path): file_sha256(path)
+            for path in list_shards(str(label_dir)).values()}
+
+
 def assert_same_labels(a, b):
     assert sorted(a) == sorted(b)
     for frame_id in a:
@@ -137,8 +144,12 @@ def test_two_processes_match_one(setup, single_run):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert '2 process(es)' in proc.stdout
     assert_same_labels(records(str(single_run[0])), records(str(out2)))
+    assert shard_digests(out2) == shard_digests(single_run[0])
     manifest = json.loads((out2 / 'manifest.json').read_text())
     assert manifest['counts'] == {'frames': 7, 'labelled': 6, 'failed': 1}
+    # the manifest records each shard's sha256, as written by either rank
+    assert {name: entry['sha256'] for name, entry in manifest['shards'].items()} == \
+        shard_digests(out2)
 
 
 def test_kill_and_resume(setup, single_run, capsys):
@@ -217,3 +228,109 @@ def test_missing_checkpoint_is_a_clear_error(setup, tmp_path):
     with pytest.raises(tool_module.CLIError, match='missing.pth does not exist'):
         tool_module.main([str(path), '--out', str(tmp_path / 'o')])
     assert not (tmp_path / 'o').exists()  # nothing written before the error
+
+
+# ----------------------------------------------------------------------------
+# stopping a run: SIGTERM, and torchrun killed under its workers
+# ----------------------------------------------------------------------------
+@pytest.fixture(scope='module')
+def slow_labels(setup):
+    """A slow-dataset config with the fast ground-truth teacher, and the
+    shards of an uninterrupted run of it."""
+    root, _ = setup
+    data = root / 'gt_data'
+    make_rgbd_folder(str(data), num_frames=7, with_labels=True, height=12, width=16)
+    config = root / 'slow_gt.py'
+    config.write_text(
+        "default_scope = 'd3l'\n"
+        "custom_imports = dict(imports=['slow_dataset'], allow_failed_imports=False)\n"
+        "teacher = dict(type='PrecomputedTeacher', num_classes=5)\n"
+        f"pseudo_label_cfg = dict(source=dict(type='SlowRGBDFolderDataset', data_root="
+        f"{str(data)!r}, pipeline=[dict(type='LoadRGBD')]), shard_size=1)\n")
+    reference = root / 'slow_gt_reference'
+    sys.path.insert(0, str(root))  # the slow dataset's module, for custom_imports
+    try:
+        load_tool().main([str(config), '--out', str(reference)])
+    finally:
+        sys.path.remove(str(root))
+    return str(config), shard_digests(reference)
+
+
+def wait_for_shards(out, count, proc, timeout=300):
+    deadline = time.time() + timeout
+    while time.time() < deadline and len(list_shards(str(out))) < count:
+        assert proc.poll() is None, 'the run ended before it could be stopped'
+        time.sleep(0.05)
+
+
+def processes_writing(out):
+    """Pids of the live (not zombie) processes whose command line names
+    ``out`` (torchrun puts each worker in its own session)."""
+    pids = []
+    for entry in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            with open(f'/proc/{entry}/cmdline', 'rb') as f:
+                argv = f.read().split(b'\0')
+            with open(f'/proc/{entry}/stat') as f:
+                state = f.read().rsplit(')', 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if str(out).encode() in argv and state != 'Z':
+            pids.append(int(entry))
+    return pids
+
+
+def assert_store_is_clean(out):
+    from d3l.pseudo_labels import LOCK_NAME, verify_store
+    assert not [f for f in os.listdir(out) if '.tmp' in f]
+    assert not (out / LOCK_NAME).exists(), (out / LOCK_NAME).read_text()
+    report = verify_store(str(out))
+    assert report['bad'] == [] and report['good'], report
+
+
+def test_sigterm_stops_cleanly(setup, slow_labels):
+    root, _ = setup
+    config, _ = slow_labels
+    out = root / 'terminated'
+    proc = subprocess.Popen([sys.executable, osp.join(REPO_ROOT, 'tools',
+                                                      'generate_pseudo_labels.py'), config,
+                             '--out', str(out)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env_for(root), cwd=REPO_ROOT)
+    wait_for_shards(out, 1, proc)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    assert len(list_shards(str(out))) < 7
+    assert_store_is_clean(out)  # no partial shard, no lock left behind
+
+
+@pytest.mark.skipif(not osp.isdir('/proc'), reason='needs /proc to find the workers')
+def test_killed_torchrun_workers_stop_and_the_run_resumes(setup, slow_labels):
+    root, _ = setup
+    config, reference = slow_labels
+    out = root / 'orphaned'
+    port = 29700 + os.getpid() % 1000
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
+         '--master_port', str(port), osp.join(REPO_ROOT, 'tools', 'generate_pseudo_labels.py'),
+         config, '--out', str(out), '--launcher', 'pytorch'],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env_for(root), cwd=REPO_ROOT)
+    wait_for_shards(out, 1, proc)
+    workers = [pid for pid in processes_writing(out) if pid != proc.pid]
+    assert len(workers) == 2
+    proc.send_signal(signal.SIGKILL)  # torchrun only: its workers are orphaned
+    proc.wait()
+    written = len(list_shards(str(out)))
+    deadline = time.time() + 60
+    while time.time() < deadline and processes_writing(out):
+        time.sleep(0.1)
+    assert processes_writing(out) == [], 'orphaned workers kept running'
+    # at most the shard each worker was committing when torchrun died
+    assert len(list_shards(str(out))) <= min(written + 2, 6)
+    assert_store_is_clean(out)
+    tool_module = load_tool()
+    sys.path.insert(0, str(root))
+    try:
+        tool_module.main([config, '--out', str(out), '--resume'])
+    finally:
+        sys.path.remove(str(root))
+    assert shard_digests(out) == reference
