@@ -49,32 +49,40 @@ def depth_edge_mask(depth: np.ndarray, rel_threshold: float = 0.05,
     in depth by more than ``max(rel_threshold * depth, abs_threshold)``: such
     pixels are the "flying pixels" that depth sensors and depth predictors
     smear between a foreground object and the background. With
-    ``invalid_is_edge`` a pixel next to an invalid one is an edge too.
-    ``wrap`` treats the left and right borders as neighbours (panoramas).
+    ``invalid_is_edge`` a pixel next to an invalid one (or outside the image)
+    is an edge too. ``wrap`` treats the left and right borders as neighbours
+    (panoramas).
+
+    Each of the 4 neighbour directions is visited once and decides both
+    pixels of a pair (float64, as the threshold comparison always was).
     """
-    depth = np.asarray(depth, np.float64)
+    depth = np.asarray(depth)
     if depth.ndim != 2:
         raise ValueError(f'depth_edge_mask: depth must be (H, W), got shape {depth.shape}')
     valid = valid_depth(depth)
-    clean = np.where(valid, depth, 0.0)
-    pad_mode = ((1, 1), (1, 1))
-    padded = np.pad(clean, pad_mode, mode='constant')
-    padded_valid = np.pad(valid, pad_mode, mode='constant')
-    if wrap:
-        padded[1:-1, 0], padded[1:-1, -1] = clean[:, -1], clean[:, 0]
-        padded_valid[1:-1, 0], padded_valid[1:-1, -1] = valid[:, -1], valid[:, 0]
-    height, width = depth.shape
+    clean = np.where(valid, depth, 0).astype(np.float64, copy=False)
+    if wrap:  # one wrapped column on each side makes the seam pairs ordinary pairs
+        clean = np.concatenate([clean[:, -1:], clean, clean[:, :1]], axis=1)
+        valid = np.concatenate([valid[:, -1:], valid, valid[:, :1]], axis=1)
     threshold = np.maximum(rel_threshold * clean, abs_threshold)
-    edge = np.zeros_like(valid)
-    for d_row in (-1, 0, 1):
-        for d_col in (-1, 0, 1):
-            if d_row == 0 and d_col == 0:
-                continue
-            neighbour = padded[1 + d_row:1 + d_row + height, 1 + d_col:1 + d_col + width]
-            neighbour_valid = padded_valid[1 + d_row:1 + d_row + height,
-                                           1 + d_col:1 + d_col + width]
-            jump = neighbour_valid & (np.abs(neighbour - clean) > threshold)
-            if invalid_is_edge:
-                jump |= ~neighbour_valid
-            edge |= jump
+    edge = np.zeros(valid.shape, bool)
+    height, width = valid.shape
+    for d_row, d_col in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        first = (slice(0, height - d_row), slice(max(-d_col, 0), width - max(d_col, 0)))
+        second = (slice(d_row, height), slice(max(d_col, 0), width - max(-d_col, 0)))
+        jump = np.abs(clean[first] - clean[second])
+        both = valid[first] & valid[second]
+        edge[first] |= both & (jump > threshold[first])
+        edge[second] |= both & (jump > threshold[second])
+        if invalid_is_edge:
+            edge[first] |= ~valid[second]
+            edge[second] |= ~valid[first]
+    if wrap:  # fold the wrapped columns back
+        edge[:, -2] |= edge[:, 0]
+        edge[:, 1] |= edge[:, -1]
+        edge, valid = edge[:, 1:-1], valid[:, 1:-1]
+    if invalid_is_edge:  # neighbours outside the image count as invalid
+        edge[[0, -1]] = True
+        if not wrap:
+            edge[:, [0, -1]] = True
     return edge & valid

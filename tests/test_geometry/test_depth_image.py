@@ -1,9 +1,52 @@
 """Depth discontinuities and rigid transforms (normals: test_normals.py)."""
 import numpy as np
 import pytest
+from conftest import realdata_path
+from PIL import Image
 from rgbd_data import perspective_room
 
 from d3l.geometry import check_rigid, depth_edge_mask, euler_to_matrix, rotation_matrix
+
+
+def _reference_edges(depth, rel, abs_, wrap, invalid_is_edge):
+    """The definition, neighbour by neighbour on a padded copy (the
+    implementation before issue 16)."""
+    valid = np.isfinite(depth) & (depth > 0)
+    clean = np.where(valid, depth, 0.0).astype(np.float64)
+    padded = np.pad(clean, 1)
+    padded_valid = np.pad(valid, 1)
+    if wrap:
+        padded[1:-1, 0], padded[1:-1, -1] = clean[:, -1], clean[:, 0]
+        padded_valid[1:-1, 0], padded_valid[1:-1, -1] = valid[:, -1], valid[:, 0]
+    height, width = depth.shape
+    threshold = np.maximum(rel * clean, abs_)
+    edge = np.zeros_like(valid)
+    for d_row in (-1, 0, 1):
+        for d_col in (-1, 0, 1):
+            if d_row or d_col:
+                window = (slice(1 + d_row, 1 + d_row + height), slice(1 + d_col, 1 + d_col + width))
+                jump = padded_valid[window] & (np.abs(padded[window] - clean) > threshold)
+                edge |= jump | (~padded_valid[window] if invalid_is_edge else False)
+    return edge & valid
+
+
+def test_depth_edges_match_the_definition_on_real_frames():
+    rng = np.random.default_rng(0)
+    noisy = rng.uniform(0.5, 5, (37, 53)).astype(np.float32)
+    noisy[rng.random(noisy.shape) < 0.2] = 0
+    noisy[0, 0], noisy[3, 3] = np.nan, np.inf
+    frames = [noisy]
+    for parts in (('sunrgbd_rgbd', 'depth_mm_derived', '000001.png'),
+                  ('pano_hohonet', 'pano_asmasuxybohhcj.depth.png')):
+        mm = np.asarray(Image.open(realdata_path(*parts)), np.uint16)
+        frames.append(mm[::2, ::2].astype(np.float32) / 1000)
+    for depth in frames:
+        for wrap in (False, True):
+            for invalid_is_edge in (False, True):
+                for rel, abs_ in ((0.05, 0.0), (0.05, 0.05), (0.2, 0.01)):
+                    np.testing.assert_array_equal(
+                        depth_edge_mask(depth, rel, abs_, wrap, invalid_is_edge),
+                        _reference_edges(depth, rel, abs_, wrap, invalid_is_edge))
 
 
 def test_depth_edges():
