@@ -7,7 +7,9 @@ drops the pre-training head (``decode_head.*``: C teacher classes), the
 optimizer and the message hub, and writes ``{'state_dict', 'meta'}`` with the
 encoder/decoder weights (``backbone.*``) that a fine-tuning config loads
 with ``load_from = 'OUT'`` (its own head then starts fresh). Written
-atomically.
+atomically; OUT may not be CHECKPOINT itself (that would destroy the
+pre-training checkpoint) nor a directory, and a failed write leaves no
+temporary file behind.
 """
 import argparse
 import os
@@ -33,6 +35,7 @@ def export_backbone(checkpoint_path: str, out_path: str, drop_heads=('decode_hea
     from d3l.models.utils import is_head_key
     from d3l.utils.compat import CorruptCheckpointError, UnsafeCheckpointError, safe_torch_load
 
+    check_out_path(checkpoint_path, out_path)
     try:
         checkpoint = safe_torch_load(checkpoint_path, map_location='cpu')
     except FileNotFoundError:
@@ -57,9 +60,31 @@ def export_backbone(checkpoint_path: str, out_path: str, drop_heads=('decode_hea
                 exported_at=time.strftime('%Y-%m-%dT%H:%M:%S'))
     os.makedirs(osp.dirname(osp.abspath(out_path)), exist_ok=True)
     tmp = f'{out_path}.tmp-{os.getpid()}'
-    torch.save({'state_dict': kept, 'meta': meta}, tmp)
-    os.replace(tmp, out_path)
+    try:
+        torch.save({'state_dict': kept, 'meta': meta}, tmp)
+        os.replace(tmp, out_path)
+    except OSError as err:
+        raise CLIError(f'cannot write {out_path}: {err.strerror or err}') from None
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
     return {'kept': sorted(kept), 'dropped': dropped}
+
+
+def check_out_path(checkpoint_path: str, out_path: str) -> None:
+    """OUT must be a new or replaceable file other than CHECKPOINT."""
+    if osp.isdir(out_path):
+        raise CLIError(f'OUT {out_path} is a directory; give the output file name, e.g. '
+                       f'{osp.join(out_path, "backbone.pth")}')
+    if osp.exists(out_path) and osp.exists(checkpoint_path) and \
+            osp.samefile(out_path, checkpoint_path):
+        raise CLIError(f'OUT {out_path} is the input checkpoint {checkpoint_path}; refusing to '
+                       'overwrite the pre-training checkpoint (write the backbone to a new file)')
+    parent = osp.dirname(osp.abspath(out_path))
+    while parent and not osp.exists(parent):
+        parent = osp.dirname(parent)
+    if parent and not osp.isdir(parent):
+        raise CLIError(f'OUT {out_path}: {parent} is a file, so the folder cannot be made')
 
 
 def main(argv=None):

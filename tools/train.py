@@ -81,7 +81,7 @@ def main(argv=None):
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else _build_custom_runner(cfg)
     model = runner.model.module if is_model_wrapper(runner.model) else runner.model
     try:
-        allow_partial_transfer(model, allow_partial)
+        allow_partial_transfer(model, allow_partial, source=cfg.get('load_from'))
     except WeightTransferError as err:
         raise CLIError(f'{args.config}: {err}') from None
     runner.train()

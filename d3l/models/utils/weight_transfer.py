@@ -167,7 +167,8 @@ def _guard_pre_hook(module: nn.Module, state_dict, prefix, local_metadata, stric
     own = module.state_dict()
     remove, report = plan_transfer(
         own, incoming, names, pending.get('drop_heads', ()),
-        source=pending.get('source') or f'a state dict loaded into {type(module).__name__}')
+        source=(pending.get('source') or getattr(module, '_d3l_transfer_source', None)
+                or f'a state dict loaded into {type(module).__name__}'))
     for key in remove:
         state_dict.pop(prefix + key, None)
     if prefix:
@@ -216,10 +217,13 @@ def install_transfer_guard(module: nn.Module,
     return module
 
 
-def allow_partial_transfer(model: nn.Module, reason: Optional[str]) -> None:
+def allow_partial_transfer(model: nn.Module, reason: Optional[str],
+                           source: Optional[str] = None) -> None:
     """Let later loads into ``model`` leave backbone tensors at their
     initialisation (``reason`` is logged with the list); ``None`` forbids it
-    again. A model without any guard gets one at its top."""
+    again. ``source`` names the file in reports and errors of loads that do
+    not name theirs (``tools/train.py`` passes ``load_from``). A model
+    without any guard gets one at its top when ``reason`` is given."""
     if reason is not None and (not isinstance(reason, str) or not reason.strip()):
         raise WeightTransferError(f'allow_partial must be a non-empty string saying why the '
                                   f'backbone may be partly loaded, got {reason!r}')
@@ -228,6 +232,8 @@ def allow_partial_transfer(model: nn.Module, reason: Optional[str]) -> None:
         return  # nothing to forbid on a model without a guard
     for module in guarded or [install_transfer_guard(model)]:
         setattr(module, _ALLOW_PARTIAL, reason)
+        if source is not None:
+            module._d3l_transfer_source = str(source)
 
 
 def check_complete_load(model: nn.Module, state_dict: Mapping[str, Tensor],
