@@ -201,3 +201,57 @@ def test_export_backbone_out_directory_is_a_clear_error_leaving_nothing(tmp_path
     assert not list(tmp_path.glob('*.tmp-*'))
     with pytest.raises(CLIError, match='is a file, so the folder cannot be made'):
         _tool('export_backbone').main([ckpt, str(tmp_path / 'pretrain.pth' / 'x.pth')])
+
+
+# --------------------------------------------------------------- errors raised inside the Runner
+def _scannet_config(tmp_path, dataset_options):
+    from downstream_data import make_scannet_root
+    root = make_scannet_root(str(tmp_path / 'scannet'),
+                             {'train': ['scene0000_00', 'scene0001_00'], 'val': ['scene0100_00']},
+                             num_points=40)
+    config = tmp_path / 'scannet_cfg.py'
+    config.write_text(textwrap.dedent(f'''
+        _base_ = ['{REPO_ROOT}/configs/_base_/default_runtime.py',
+                  '{REPO_ROOT}/configs/_base_/schedules/adam.py',
+                  '{REPO_ROOT}/configs/_base_/datasets/scannet.py']
+        model = dict(type='Segmentor',
+                     backbone=dict(type='PointMLP', in_channels=6, channels=(8,)),
+                     decode_head=dict(type='SegHead', num_classes=20))
+        train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
+                                dataset=dict(data_root='{root}', {dataset_options}))
+        val_dataloader = dict(num_workers=0, persistent_workers=False,
+                              dataset=dict(data_root='{root}'))
+        test_dataloader = val_dataloader
+        train_cfg = dict(max_epochs=1, val_interval=1)
+    '''))
+    return str(config), root
+
+
+@pytest.mark.parametrize('split', ['la', 'lr'])
+def test_la_lr_errors_inside_the_runner_are_one_line(tmp_path, capsys, split):
+    if split == 'la':
+        import numpy as np
+        import torch
+        la_file = tmp_path / 'points20'
+        torch.save({'scene0000_00': np.array([1, 2])}, str(la_file))
+        options, expected = f"la_file='{la_file}'", 'has no annotated points for 1 scene(s)'
+    else:
+        lr_file = tmp_path / 'lr.txt'
+        lr_file.write_text('scene0000_00\nscene0999_00\n')
+        options, expected = f"lr_file='{lr_file}'", 'names 1 scene(s) that are not in'
+    config, root = _scannet_config(tmp_path, options)
+    before = snapshot(root)
+    err = _exit_line(capsys, _tool('train').main, [config, '--work-dir', str(tmp_path / 'wd')])
+    assert expected in err and str(tmp_path / ('points20' if split == 'la' else 'lr.txt')) in err
+    assert snapshot(root) == before and not list((tmp_path / 'wd').glob('*.pth'))
+
+
+def test_unexpected_dataset_argument_inside_the_runner_is_one_line(tmp_path, capsys):
+    # RGB-D datasets take **kwargs for their base class, so only the build sees the typo
+    config = _write_config(tmp_path, f"""
+        train_dataloader = dict(dataset=dict(
+            _delete_=True, type='RGBDFolderDataset', data_root='{tmp_path}', skip_bad_frame=1))
+    """)
+    err = _exit_line(capsys, _tool('train').main, [config, '--work-dir', str(tmp_path / 'wd')])
+    assert ('RGBDFolderDataset got unexpected arguments skip_bad_frame (did you mean '
+            'skip_bad_frames?)') in err

@@ -26,10 +26,15 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
 from d3l.registry import TRANSFORMS
+from d3l.utils.errors import D3LError
 
 from .io import BadFrameError
 
 PROJECTIONS = ('perspective', 'equirect')
+
+
+class DatasetArgumentError(D3LError, TypeError):
+    """A dataset was given an argument it does not take (a config typo)."""
 
 
 class SharedCounter:
@@ -98,7 +103,15 @@ class BaseRGBDDataset(BaseDataset):
                  indices=None, test_mode: bool = False, lazy_init: bool = False,
                  serialize_data: bool = True, metainfo: Optional[dict] = None, **kwargs):
         if kwargs:
-            raise TypeError(f'{type(self).__name__} got unexpected arguments {sorted(kwargs)}')
+            import difflib
+            import inspect
+            known = [name for cls in type(self).__mro__ if '__init__' in vars(cls)
+                     for name in inspect.signature(cls.__init__).parameters
+                     if name not in ('self', 'kwargs')]
+            hints = [f'{k} (did you mean {m[0]}?)' if m else k for k in sorted(kwargs)
+                     for m in [difflib.get_close_matches(k, known, n=1)]]
+            raise DatasetArgumentError(f'{type(self).__name__} got unexpected arguments '
+                                       f'{", ".join(hints)}')
         self.skip_bad_frames = skip_bad_frames
         self.max_skip_tries = int(max_skip_tries)
         self._epoch_skips = SharedCounter()
