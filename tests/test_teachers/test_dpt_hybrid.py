@@ -382,3 +382,11 @@ def test_teacher_config_builds_the_converted_teacher(converted_dir):
     teacher = MODELS.build(dict(cfg.teacher, model_dir=str(tmp / 'hf'), device='cpu'))
     assert isinstance(teacher, HFTeacher) and teacher.panorama_config() == {'mode': 'whole'}
     assert teacher.input_size(512, 1024) == (480, 960)
+
+
+def test_ade20k_names_come_from_mmseg():
+    from d3l.teachers.dpt_hybrid import ade20k_class_names
+    pytest.importorskip('mmseg', reason='mmsegmentation is not installed')
+    names = ade20k_class_names(150)
+    assert len(names) == 150 and names[:4] == ['wall', 'building', 'sky', 'floor']
+    assert ade20k_class_names(5) == [f'class_{i}' for i in range(5)]
