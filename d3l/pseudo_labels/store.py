@@ -19,7 +19,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .codec import SoftLabelCodec, SoftLabelError
+from .codec import SUM_TOLERANCE, SoftLabelCodec, SoftLabelError
 from .layout import SHARD_PATTERN, list_shards, plan_shards, planned_frames
 from .manifest import LabelStoreError, read_manifest
 
@@ -56,6 +56,22 @@ def _npz_member_memmap(path: str, name: str) -> np.ndarray:
 
 def _crc32(rows: np.ndarray, crc: int = 0) -> int:
     return zlib.crc32(np.ascontiguousarray(rows).view(np.uint8).reshape(-1), crc)
+
+
+#: float16 bit patterns above this are > 1 + SUM_TOLERANCE, negative, inf or NaN
+_FP16_LIMIT = int(np.float16(1 + SUM_TOLERANCE).view(np.uint16))
+
+
+def _bad_probs(probs: np.ndarray) -> bool:
+    """Whether any stored probability is not in [0, 1] (or not finite): for
+    float16 one integer max over the bit patterns (non-negative halves order
+    like their bits), 100x cheaper than float16 arithmetic in numpy."""
+    if probs.dtype == np.float16:
+        return int(probs.view(np.uint16).max()) > _FP16_LIMIT
+    if probs.dtype.kind == 'f':
+        return not (np.isfinite(probs).all() and probs.min() >= 0
+                    and probs.max() <= 1 + SUM_TOLERANCE)
+    return False  # uint8 probabilities are always in [0, 1]
 
 
 class ShardFile:
@@ -207,12 +223,15 @@ class SoftLabelRecord:
         return (rows // self.stride) * self.grid_shape[1] + cols // self.stride
 
     def _checked(self, encoded: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
-        try:
-            SoftLabelCodec.check_stored(SoftLabelCodec.stored_indices(encoded),
-                                        SoftLabelCodec.stored_probs(encoded), self.num_classes)
-        except SoftLabelError as err:
-            raise LabelStoreError(f'{self.where}: {err}; the shard is corrupt (run '
-                                  'tools/generate_pseudo_labels.py --verify)') from None
+        indices, probs = encoded['indices'], encoded['probs']
+        if len(indices) and (int(indices.max()) >= self.num_classes or _bad_probs(probs)):
+            try:
+                SoftLabelCodec.check_stored(SoftLabelCodec.stored_indices(encoded),
+                                            SoftLabelCodec.stored_probs(encoded),
+                                            self.num_classes)
+            except SoftLabelError as err:
+                raise LabelStoreError(f'{self.where}: {err}; the shard is corrupt (run '
+                                      'tools/generate_pseudo_labels.py --verify)') from None
         return encoded
 
     def lookup(self, pixel_index: np.ndarray, image_shape: Optional[Sequence[int]] = None
