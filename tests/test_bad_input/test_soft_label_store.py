@@ -211,6 +211,21 @@ def test_flipped_class_index_names_shard_and_frame(store):
     assert snapshot(str(out)) == before
 
 
+def test_nan_written_into_a_shard_is_caught_even_without_the_crc(store):
+    _, _, out = store
+    shard = out / 'shard_00001.npz'
+    flip_byte(shard, 'probs', row=2, mask=0x7E, byte=1)  # high byte: exponent all ones
+    before = snapshot(str(out))
+    record = SoftLabelStore(str(out), verify=False).get('scene0/0002')
+    pixels = np.array([0, 1, 2, 3])
+    with pytest.raises(LabelStoreError, match=r"shard .*shard_00001.npz, frame 'scene0/0002': "
+                                              r'1 stored probabilities are not in \[0, 1\]'):
+        record.lookup(pixels)
+    with pytest.raises(LabelStoreError, match="frame 'scene0/0002'"):
+        record.decode_grid()
+    assert snapshot(str(out)) == before
+
+
 @pytest.mark.parametrize('shard_size', [1, 3])
 def test_edited_shard_size_is_detected_on_open(store, shard_size):
     _, _, out = store
