@@ -38,6 +38,8 @@ setup(
     python_requires='>=3.9',
     packages=find_packages(include=('d3l', 'd3l.*')),
     include_package_data=True,
+    # the shipped 2D teacher (docs/model_zoo.md): weights and their config
+    package_data={'d3l.model_zoo': ['*.pth', '*.py']},
     install_requires=read_requirements('torch.txt') + read_requirements('runtime.txt')
     + ['mmcv-lite>=2.0.0,<2.2.0', 'ocnn>=2.3'],
     extras_require={
