@@ -163,7 +163,10 @@ def test_batch_mixing_long_and_small_scenes_keeps_each_cloud_in_place():
 
 
 def test_window_larger_than_the_cube_is_an_error():
-    model = segmentor(dict(OCNN, scale=4.5))  # a 9 m cube
+    # by default the window shrinks to a smaller cube (the demo's 9 m), at half its size
+    assert segmentor(dict(OCNN, scale=4.5)).test_cfg == dict(mode='slide', window_size=9.0,
+                                                             stride=4.5)
+    model = segmentor(dict(OCNN, scale=4.5), test_cfg=dict(window_size=10.0))
     coord, feat = scene(20.0, 1000)
     with pytest.raises(ExtentError, match=r'scene long spans 20.00 x 6.00 x 2.50 m, .*'
                                           r"window_size 10\.0 is larger than the network's "
@@ -188,6 +191,7 @@ def test_training_on_a_cloud_larger_than_the_cube_names_the_scene():
 @pytest.mark.parametrize('test_cfg, message', [
     (dict(mode='tiles'), "mode must be 'slide' or 'whole'"),
     (dict(stride=12.0), 'stride 12.0 is larger than window_size 10.0'),
+    (dict(window_size=4.0, stride=4.5), 'stride 4.5 is larger than window_size 4.0'),
     (dict(window_size=-1.0), 'window_size must be > 0'),
     (dict(windows=3), r"unknown test_cfg keys \['windows'\]"),
 ])

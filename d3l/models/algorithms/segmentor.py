@@ -6,7 +6,6 @@ import torch
 from torch import Tensor
 
 from d3l.apis.sliding_window import (
-    DEFAULT_STRIDE,
     DEFAULT_WINDOW_SIZE,
     check_window,
     sliding_window_probs,
@@ -17,12 +16,19 @@ from d3l.structures.point_octree import ExtentError
 
 from .base import PointAlgorithm
 
-#: ``test_cfg`` keys and their defaults (sliding windows where needed)
-TEST_CFG_DEFAULTS = dict(mode='slide', window_size=DEFAULT_WINDOW_SIZE, stride=DEFAULT_STRIDE)
+#: ``test_cfg`` keys and their defaults (sliding windows where needed); None: see
+#: :func:`build_test_cfg`
+TEST_CFG_DEFAULTS = dict(mode='slide', window_size=None, stride=None)
 
 
-def build_test_cfg(test_cfg: Optional[dict], name: str = 'Segmentor') -> dict:
-    """``test_cfg`` with its defaults filled in and checked."""
+def build_test_cfg(test_cfg: Optional[dict], name: str = 'Segmentor',
+                   extent: Optional[float] = None) -> dict:
+    """``test_cfg`` with its defaults filled in and checked.
+
+    ``window_size=None``: the authors' 10 m, or the backbone's ``extent``
+    when that is smaller (e.g. a 9 m O-CNN cube); ``stride=None``: half the
+    window (the authors' 5 m for 10 m).
+    """
     cfg = dict(TEST_CFG_DEFAULTS)
     unknown = set(test_cfg or {}) - set(cfg)
     if unknown:
@@ -32,6 +38,13 @@ def build_test_cfg(test_cfg: Optional[dict], name: str = 'Segmentor') -> dict:
     if cfg['mode'] not in ('slide', 'whole'):
         raise ValueError(f"{name}: test_cfg.mode must be 'slide' or 'whole', got "
                          f"{cfg['mode']!r}")
+    if cfg['window_size'] is None:
+        cfg['window_size'] = DEFAULT_WINDOW_SIZE if extent is None else min(
+            DEFAULT_WINDOW_SIZE, float(extent))
+    if cfg['stride'] is None:
+        window = cfg['window_size']
+        cfg['stride'] = (window / 2 if isinstance(window, (int, float))
+                         else [float(w) / 2 for w in window])
     check_window(cfg['window_size'], cfg['stride'])
     return cfg
 
@@ -87,8 +100,9 @@ class Segmentor(PointAlgorithm):
         data_preprocessor: defaults to ``PointDataPreprocessor``.
         return_probs: also return per-point class probabilities in predict.
         test_cfg: ``mode='slide'`` (default): clouds larger than
-            ``window_size`` (metres, scalar or per axis; default 10) are cut
-            into windows at ``stride`` (default 5) and their probabilities
+            ``window_size`` (metres, scalar or per axis; default 10, or the
+            backbone's extent when smaller) are cut into windows at
+            ``stride`` (default half the window) and their probabilities
             merged, clouds that fit run in one pass; ``mode='whole'``: one
             pass over every cloud (a cloud larger than the O-CNN cube is
             then an error).
@@ -102,7 +116,8 @@ class Segmentor(PointAlgorithm):
         super().__init__(backbone, decode_head, 'decode_head', loss, 'loss_decode',
                          data_preprocessor, init_cfg)
         self.return_probs = return_probs
-        self.test_cfg = build_test_cfg(test_cfg, type(self).__name__)
+        self.test_cfg = build_test_cfg(test_cfg, type(self).__name__,
+                                       getattr(self.backbone, 'extent', None))
 
     @property
     def num_classes(self) -> int:
