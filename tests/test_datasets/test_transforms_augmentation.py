@@ -242,3 +242,52 @@ def test_built_from_configs_in_a_pipeline():
     n = len(sample['points'])
     assert all(len(sample[k]) == n for k in ('normals', 'colors', 'labels', 'pixel_index'))
     assert np.isfinite(sample['points']).all() and (0 <= sample['colors']).all()
+
+
+def test_fit_to_cube_keeps_small_clouds_and_crops_large_ones_to_the_box():
+    from d3l.datasets.transforms.augmentation import FitToCube
+    small = _cloud(300, extent=(4.0, 3.0, 2.5))
+    out = FitToCube(size=5.0, seed=0)(copy_results(small))
+    np.testing.assert_array_equal(out['points'], small['points'])
+    large = _cloud(4000, extent=(14.0, 6.0, 2.5))
+    large['labels'] = np.arange(4000) % 5
+    out = FitToCube(size=10.0, seed=0)(copy_results(large))
+    extent = out['points'].max(0) - out['points'].min(0)
+    assert extent[0] <= 10.0 + 1e-5
+    assert np.allclose(extent[1:], np.ptp(large['points'], 0)[1:], atol=0.05)  # y, z untouched
+    assert 0.6 * 4000 < len(out['points']) < 0.8 * 4000  # ~10 / 14 of the points
+    kept = np.isin(large['points'], out['points']).all(1)  # per-point keys follow
+    np.testing.assert_array_equal(out['labels'], large['labels'][kept])
+
+
+def test_fit_to_cube_keeps_every_annotated_point_when_they_fit():
+    from d3l.datasets.transforms.augmentation import FitToCube
+    sample = _cloud(5000, extent=(14.0, 13.0, 2.5))
+    labels = np.full(5000, 255)
+    points = sample['points']
+    # 20 annotated points spread over 9 m x 9 m of the 14 m x 13 m room, off-centre
+    inner = np.flatnonzero((points[:, 0] > 14.5) & (points[:, 0] < 23.5) &
+                           (points[:, 1] > -4.0) & (points[:, 1] < 5.0))
+    chosen = np.random.default_rng(0).choice(inner, 20, replace=False)
+    labels[chosen] = 3
+    sample['labels'] = labels
+    crop = FitToCube(size=10.0, keep_labeled=True)
+    for seed in range(20):
+        np.random.seed(seed)
+        out = crop(copy_results(sample))
+        assert (out['labels'] != 255).sum() == 20
+        assert (out['points'].max(0) - out['points'].min(0) <= 10.0 + 1e-5).all()
+        assert out.get('num_labeled_dropped', 0) == 0
+    # annotated points 13 m apart cannot all stay: the most are kept and the rest counted
+    far = np.argsort(points[:, 0])[[0, 1, 2, -1]]
+    labels = np.full(5000, 255)
+    labels[far] = 1
+    sample['labels'] = labels
+    out = crop(copy_results(sample))
+    assert (out['labels'] != 255).sum() == 3 and out['num_labeled_dropped'] == 1
+    with pytest.raises(ValueError, match='size'):
+        FitToCube(size=0)
+
+
+def copy_results(results):
+    return {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in results.items()}

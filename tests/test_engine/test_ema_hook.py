@@ -195,3 +195,45 @@ def test_hook_needs_a_model_with_a_teacher(tmp_path):
     adapt_to_device(cfg)
     with pytest.raises(TypeError, match='teacher and a student'):
         Runner.from_cfg(cfg).train()
+
+
+def test_ema_update_without_buffers_leaves_the_teachers_statistics():
+    student, teacher = _net(), _net()
+    with torch.no_grad():
+        teacher.train()(torch.randn(16, 4) * 5)  # statistics of its own forwards
+        student.train()(torch.randn(16, 4))
+    before = {k: v.clone() for k, v in teacher.named_buffers()}
+    params = {k: v.clone() for k, v in teacher.named_parameters()}
+    ema_update_(teacher, student, 0.9, buffers='none')
+    for name, value in teacher.named_buffers():
+        assert torch.equal(value, before[name]), name
+    student_params = dict(student.named_parameters())
+    for name, value in teacher.named_parameters():
+        torch.testing.assert_close(value, 0.9 * params[name] + 0.1 * student_params[name])
+
+
+def test_hook_buffers_must_fit_the_teachers_batchnorm_mode(tmp_path):
+    from mmengine.runner import Runner
+    for teacher_bn, buffers, fits in (('train', 'ema', False), ('eval', 'none', False),
+                                      ('train', 'none', True)):
+        cfg = load_config(CONFIG)
+        cfg.merge_from_dict({'train_cfg.max_epochs': 1, 'model.teacher_bn': teacher_bn,
+                             'train_dataloader.dataset.labeled.num_samples': 2,
+                             'train_dataloader.dataset.unlabeled.num_samples': 2})
+        cfg.custom_hooks = [dict(type='MeanTeacherHook', buffers=buffers)]
+        cfg.work_dir = str(tmp_path / f'{teacher_bn}_{buffers}')
+        fill_scheduler_ends(cfg)
+        adapt_to_device(cfg)
+        runner = Runner.from_cfg(cfg)
+        if fits:
+            running = {k: v.clone() for k, v in runner.model.teacher.named_buffers()
+                       if 'running_mean' in k}
+            runner.train()
+            # its own forwards in train mode moved its statistics; the EMA did not
+            moved = [k for k, v in runner.model.teacher.named_buffers()
+                     if 'running_mean' in k and not torch.equal(v, running[k])]
+            assert running and len(moved) == len(running)
+            assert not runner.model.teacher.training
+        else:
+            with pytest.raises(ValueError, match='does not fit'):
+                runner.train()

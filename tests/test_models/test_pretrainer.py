@@ -317,6 +317,12 @@ def test_pretrain_configs_carry_the_authors_schedule_and_augmentation(config):
     authors = np.array([[0.2, 0.4], [0.8, 1.6]]) * 5.12
     np.testing.assert_allclose(np.array(elastic[0]['params']), authors)
     assert not any(t['type'] == 'ElasticDistortion' for t in cfg.val_dataloader.dataset.pipeline)
+    init_default_scope('d3l')
+    cfg.model.backbone.update(stem_channels=8, enc_channels=[8, 16], enc_blocks=[1, 1],
+                              dec_channels=[16, 8], dec_blocks=[1, 1])
+    model = MODELS.build(cfg.model)  # the config's Pretrainer, at tiny widths
+    assert type(model).__name__ == 'Pretrainer'
+    assert model.decode_head.num_classes == cfg.model.decode_head.num_classes
     if 'matterport' not in config:
         return
     assert cfg.train_cfg.max_epochs == 200 and cfg.train_dataloader.batch_size == 6

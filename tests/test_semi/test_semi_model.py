@@ -252,3 +252,25 @@ def test_default_teacher_sees_the_student_batch_and_only_unlabeled_rows_count(ta
     assert model.loss(two['inputs'], two['data_samples'])['loss_consistency'].item() == \
         pytest.approx(model.loss(two['inputs'][0], two['data_samples'])['loss_consistency']
                       .item(), rel=1e-6)
+
+
+def test_train_mode_teacher_uses_batch_statistics_and_keeps_its_own():
+    model = _model(consistency_loss=dict(type='ConsistencyLoss', loss_weight=1.0),
+                   teacher_bn='train')
+    data = _batch(model, num_views=1)
+    batch, samples = data['inputs'], data['data_samples']
+    running = {k: v.clone() for k, v in model.teacher.named_buffers() if 'running' in k}
+    assert running
+    model.train()
+    loss = model.loss(batch, samples)['loss_consistency']
+    assert model.teacher.training is False  # back in eval mode after its forward
+    moved = [k for k, v in model.teacher.named_buffers() if k in running and
+             not torch.equal(v, running[k])]
+    assert len(moved) == len(running)
+    # teacher == student and both normalise with the batch's statistics: no disagreement
+    assert loss.item() == pytest.approx(0.0, abs=1e-10)
+    eval_mode = _model(consistency_loss=dict(type='ConsistencyLoss', loss_weight=1.0))
+    eval_mode.train()
+    assert eval_mode.loss(batch, samples)['loss_consistency'].item() > 1e-8
+    with pytest.raises(ValueError, match='teacher_bn'):
+        _model(teacher_bn='frozen')

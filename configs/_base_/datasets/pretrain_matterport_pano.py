@@ -35,6 +35,8 @@ train_pipeline = [
     elastic_distortion,
     dict(type='ChromaticAutoContrast', prob=0.2),
     dict(type='ChromaticJitter', std=0.05, prob=0.95),
+    # inside the 10.24 m O-CNN cube (the authors dropped the points outside it)
+    dict(type='FitToCube', size=10.0),
     dict(type='GridSample', grid_size=grid_size, mode='train'),
     dict(type='LimitPoints', max_points=120000, mode='sphere'),
     # decode on the GPU: 9 bytes per point through the data loader instead of 600

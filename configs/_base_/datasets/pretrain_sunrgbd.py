@@ -33,6 +33,8 @@ train_pipeline = [
     elastic_distortion,
     dict(type='ChromaticAutoContrast', prob=0.2),
     dict(type='ChromaticJitter', std=0.05, prob=0.95),
+    # inside the 10.24 m O-CNN cube (the authors dropped the points outside it)
+    dict(type='FitToCube', size=10.0),
     dict(type='GridSample', grid_size=grid_size, mode='train'),
     dict(type='LoadSoftLabels', decode=False),
     dict(type='PackPointInputs', feat_keys=feat_keys),

@@ -15,6 +15,7 @@ dataset_type = 'ScanNetDataset'
 data_root = 'data/scannet'
 grid_size = 0.02  # metres, the paper's 2 cm voxels / octree leaves
 feat_keys = ('colors', 'normals')
+cube_crop = 10.0  # metres, inside the 10.24 m octree cube of ocnn_unet.py
 
 train_pipeline = [
     dict(type='RandomRotate', angle_range=(-3.141592653589793, 3.141592653589793),
@@ -24,6 +25,9 @@ train_pipeline = [
     elastic_distortion,
     dict(type='ChromaticAutoContrast', prob=0.2),
     dict(type='ChromaticJitter', std=0.05, prob=0.95),
+    # a turned, scaled, distorted room may outgrow the O-CNN cube (10.24 m, ocnn_unet.py);
+    # the authors dropped the points outside it, here a 10 m box is kept
+    dict(type='FitToCube', size=cube_crop),
     dict(type='GridSample', grid_size=grid_size, mode='train'),
     dict(type='LimitPoints', max_points=120000, mode='sphere'),
     dict(type='PackPointInputs', feat_keys=feat_keys),
@@ -32,8 +36,8 @@ train_pipeline = [
 # annotated vertex would otherwise be dropped whenever another vertex of its 2 cm voxel is
 # drawn), as the authors' O-CNN, which predicts every vertex; LA configs use this one.
 la_train_pipeline = [
-    dict(t, keep_labeled=True) if t['type'] in ('GridSample', 'LimitPoints') else t
-    for t in train_pipeline]
+    dict(t, keep_labeled=True) if t['type'] in ('FitToCube', 'GridSample', 'LimitPoints')
+    else t for t in train_pipeline]
 test_pipeline = [
     dict(type='GridSample', grid_size=grid_size, mode='test', return_inverse=True),
     dict(type='PackPointInputs', feat_keys=feat_keys),

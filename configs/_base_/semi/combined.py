@@ -5,7 +5,8 @@
 #   + mean-teacher consistency: MSE of the softmaxes of student and EMA teacher
 #     (alpha 0.999 with the 1 - 1/(t + 1) warm-up), weight 10 * exp(-5 (1 - t/30)^2),
 #     on the UNLABELLED points only; the teacher predicts the student's own batch
-#     (no second augmented view)
+#     (no second augmented view) in train mode (batch statistics; it keeps its own
+#     BatchNorm statistics, the EMA covers the parameters only)
 #   + entropy minimisation on the unlabelled points, weight 0.5 (LA, ModelNet40) or
 #     0.25 (LR: LR_segmentation.py halves its entropy term, weight_sum 0.5 x 0.5)
 #   + LR only: the other training scenes with their confident pseudo-labels (top 20 %
@@ -23,7 +24,9 @@
 #                   _base_.semi_dataset_shapes, labeled=_base_.train_dataloader.dataset))
 # d3l's own variant (a differently augmented second view for the teacher, consistency
 # on every point, as Tarvainen & Valpola): model.teacher_input='second_view',
-# model.consistency_on='all' and SemiDataset(num_views=2) (see docs/semi_supervised.md).
+# model.consistency_on='all' and SemiDataset(num_views=2); an eval-mode teacher with
+# EMA statistics: model.teacher_bn='eval' and MeanTeacherHook(buffers='ema')
+# (see docs/semi_supervised.md).
 semi_entropy_weight = 0.5
 semi_model = dict(
     _delete_=True,
@@ -33,11 +36,12 @@ semi_model = dict(
     entropy_on='unlabeled',
     consistency_on='unlabeled',
     teacher_input='same',
+    teacher_bn='train',
     test_with='student')
 semi_model_lr = dict(semi_model,
                      entropy_loss=dict(type='EntropyLoss', loss_weight=semi_entropy_weight * 0.5))
 semi_hooks = [
-    dict(type='MeanTeacherHook', alpha=0.999, warmup=True, buffers='ema'),
+    dict(type='MeanTeacherHook', alpha=0.999, warmup=True, buffers='none'),
     dict(type='RampUpHook', target='loss_consistency.loss_weight', end=10.0, length=30,
          shape='sigmoid', by_epoch=True),
 ]

@@ -273,3 +273,77 @@ class ChromaticJitter(RandomPointTransform):
 
     def __repr__(self):
         return f'{type(self).__name__}(std={self.std}, prob={self.prob})'
+
+
+def _window_start(values: np.ndarray, size: float, lo: float, hi: float,
+                  rng: np.random.Generator) -> float:
+    """Start of a ``size`` window on ``[lo, hi]`` holding every one of
+    ``values`` when they span at most ``size`` (uniform among such starts),
+    else as many of them as possible."""
+    top = hi - size
+    if values.max() - values.min() <= size:
+        low, high = max(lo, values.max() - size), min(top, values.min())
+        return float(rng.uniform(low, high)) if high > low else float(np.clip(low, lo, top))
+    ordered = np.sort(values)
+    counts = np.searchsorted(ordered, ordered + size, side='right') - np.arange(len(ordered))
+    return float(np.clip(ordered[int(np.argmax(counts))], lo, top))
+
+
+@TRANSFORMS.register_module()
+class FitToCube(RandomPointTransform):
+    """Keep the points inside an axis-aligned box of ``size`` metres when the
+    cloud is larger along some axis (unchanged otherwise): the O-CNN
+    octree holds a fixed cube (10.24 m for the scene configs) and refuses
+    clouds that exceed it; a turned, scaled and distorted room can. The
+    authors' code dropped the points outside its cube likewise.
+
+    The box is placed at random along each axis that needs it. With
+    ``keep_labeled=True`` (sparse annotations, ScanNet LA) it is placed to
+    hold every annotated point (``label_key`` != ``ignore_index``) whenever
+    they span at most ``size`` along that axis, else as many as possible;
+    the annotated points it cuts off are added to ``num_labeled_dropped``
+    and tallied in the log, as the crops of
+    :mod:`~d3l.datasets.transforms.cropping`.
+    """
+
+    def __init__(self, size: float = 10.0, keep_labeled: bool = False,
+                 label_key: str = 'labels', ignore_index: int = 255,
+                 seed: Optional[int] = None):
+        super().__init__(1.0, seed)
+        if size <= 0:
+            raise ValueError(f'FitToCube: size must be > 0, got {size}')
+        from .cropping import LabeledDropTally  # cropping imports this module
+        self.size = float(size)
+        self.keep_labeled = bool(keep_labeled)
+        self.label_key = label_key
+        self.ignore_index = ignore_index
+        self.tally = LabeledDropTally(type(self).__name__)
+
+    def apply(self, results, rng):
+        from .cropping import _refuse_inverse
+        from .sampling import labeled_mask
+        from .utils import select_points
+        points = np.asarray(results['points'])
+        if len(points) == 0:
+            return results
+        lo, hi = points.min(0).astype(np.float64), points.max(0).astype(np.float64)
+        if np.all(hi - lo <= self.size):
+            return results
+        _refuse_inverse(type(self).__name__, results)
+        labeled = (labeled_mask(results, self.label_key, self.ignore_index)
+                   if self.keep_labeled else None)
+        origin = lo.copy()
+        for axis in np.flatnonzero(hi - lo > self.size):
+            if labeled is not None:
+                origin[axis] = _window_start(points[labeled, axis], self.size, lo[axis],
+                                             hi[axis], rng)
+            else:
+                origin[axis] = rng.uniform(lo[axis], hi[axis] - self.size)
+        eps = 1e-6  # a point on the box's face stays (the cube has 0.24 m to spare)
+        inside = np.all((points >= origin - eps) & (points <= origin + self.size + eps), axis=1)
+        if labeled is not None:
+            self.tally.add(results, int(labeled.sum()), int((labeled & ~inside).sum()))
+        return select_points(results, np.flatnonzero(inside))
+
+    def __repr__(self):
+        return (f'{type(self).__name__}(size={self.size}, keep_labeled={self.keep_labeled})')

@@ -21,7 +21,7 @@ from torch import nn
 
 from d3l.registry import HOOKS
 
-BUFFER_MODES = ('ema', 'copy')
+BUFFER_MODES = ('ema', 'copy', 'none')
 
 
 @torch.no_grad()
@@ -35,8 +35,10 @@ def ema_update_(teacher: nn.Module, student: nn.Module, alpha: float,
         alpha: weight of the old teacher value, in [0, 1].
         buffers: ``'ema'`` averages floating-point buffers (BatchNorm running
             mean / variance) with the same ``alpha``; ``'copy'`` copies them
-            from the student. Integer buffers (``num_batches_tracked``) are
-            always copied.
+            from the student; with both, integer buffers
+            (``num_batches_tracked``) are copied. ``'none'`` leaves every
+            buffer of the teacher alone (the paper's code: its teacher runs in
+            train mode and keeps its own BatchNorm statistics).
     """
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f'EMA alpha must be in [0, 1], got {alpha}')
@@ -59,6 +61,8 @@ def ema_update_(teacher: nn.Module, student: nn.Module, alpha: float,
             for t, s in zip(targets, sources):
                 t.lerp_(s, 1.0 - alpha)
 
+    if buffers == 'none':
+        return
     teacher_buffers = dict(teacher.named_buffers())
     for name, source in student.named_buffers():
         target = teacher_buffers.get(name)
@@ -101,7 +105,9 @@ class MeanTeacherHook(Hook):
         alpha: EMA decay (weight of the old teacher), 0.999 by default.
             MMEngine's ``EMAHook`` calls ``1 - alpha`` "momentum".
         warmup: use ``min(alpha, 1 - 1 / (t + 1))``.
-        buffers: ``'ema'`` or ``'copy'`` (see above).
+        buffers: ``'ema'``, ``'copy'`` or ``'none'`` (see :func:`ema_update_`);
+            ``'none'`` goes with ``SemiSupervised(teacher_bn='train')``, whose
+            teacher updates its own statistics.
         interval: update on every ``interval``-th iteration (counted by
             ``runner.iter``, so resuming keeps the phase) where the
             optimizer stepped.
@@ -138,6 +144,13 @@ class MeanTeacherHook(Hook):
     def before_train(self, runner) -> None:
         model = self._check_model(runner)
         model.ema_hook_attached = True
+        teacher_bn = getattr(model, 'teacher_bn', 'eval')
+        if (teacher_bn == 'train') != (self.buffers == 'none'):
+            raise ValueError(
+                f"MeanTeacherHook(buffers={self.buffers!r}) does not fit "
+                f"SemiSupervised(teacher_bn={teacher_bn!r}): a train-mode teacher keeps its own "
+                "BatchNorm statistics (buffers='none'); an eval-mode teacher needs them from "
+                "the student (buffers='ema' or 'copy')")
 
     def current_alpha(self, step: int) -> float:
         """``alpha_t`` for the ``step``-th update (1-based)."""

@@ -105,6 +105,12 @@ class SemiSupervised(BaseModel):
             None disables the mean teacher.
         entropy_on / consistency_on: ``'unlabeled'`` or ``'all'`` points.
         teacher_input: ``'same'`` (the student's batch) or ``'second_view'``.
+        teacher_bn: ``'eval'``: the teacher predicts with its running
+            BatchNorm statistics, which the EMA hook averages from the
+            student's (``MeanTeacherHook(buffers='ema')``); ``'train'``: it
+            normalises with the batch's statistics and keeps its own running
+            ones, as the paper's code (``MeanTeacherHook(buffers='none')``).
+            Evaluation with ``test_with='teacher'`` is in eval mode either way.
         test_with: ``'student'`` or ``'teacher'``: which network predicts in
             validation, test and ``mode='tensor'``.
         data_preprocessor: defaults to the wrapped model's.
@@ -113,11 +119,14 @@ class SemiSupervised(BaseModel):
     def __init__(self, model: dict, entropy_loss: Optional[dict] = None,
                  consistency_loss: Optional[dict] = None, entropy_on: str = 'unlabeled',
                  consistency_on: str = 'unlabeled', teacher_input: str = 'same',
-                 test_with: str = 'student',
+                 teacher_bn: str = 'eval', test_with: str = 'student',
                  data_preprocessor: Optional[dict] = None, init_cfg=None):
         if entropy_on not in _WHERE or consistency_on not in _WHERE:
             raise ValueError(f'SemiSupervised: entropy_on / consistency_on must be one of '
                              f'{_WHERE}, got {entropy_on!r} / {consistency_on!r}')
+        if teacher_bn not in ('eval', 'train'):
+            raise ValueError(f"SemiSupervised: teacher_bn must be 'eval' or 'train', "
+                             f'got {teacher_bn!r}')
         if teacher_input not in TEACHER_INPUTS:
             raise ValueError(f'SemiSupervised: teacher_input must be one of {TEACHER_INPUTS}, '
                              f'got {teacher_input!r}')
@@ -137,6 +146,7 @@ class SemiSupervised(BaseModel):
         self.entropy_on = entropy_on
         self.consistency_on = consistency_on
         self.teacher_input = teacher_input
+        self.teacher_bn = teacher_bn
         self.test_with = test_with
         if self.loss_consistency is not None or test_with == 'teacher':
             self.teacher = copy.deepcopy(self.student)
@@ -267,8 +277,7 @@ class SemiSupervised(BaseModel):
                       '"MeanTeacherHook")]', logger='current', level=logging.WARNING)
             self._warned_no_hook = True
         if self.teacher_input == 'same':
-            with torch.no_grad():
-                teacher_logits = self.teacher(views[0], data_samples, mode='tensor')
+            teacher_logits = self._teacher_logits(views[0], data_samples)
             if teacher_logits.shape != logits.shape:
                 raise ValueError(f'teacher gave logits of shape {tuple(teacher_logits.shape)} '
                                  f'for the student\'s {tuple(logits.shape)}')
@@ -279,8 +288,7 @@ class SemiSupervised(BaseModel):
                 "SemiSupervised: teacher_input='second_view' needs two views of every cloud; "
                 'wrap the training dataset in dict(type="SemiDataset", num_views=2, ...)')
         teacher_samples = [_view_sample(s, 1) for s in data_samples]
-        with torch.no_grad():
-            teacher_logits = self.teacher(views[1], teacher_samples, mode='tensor')
+        teacher_logits = self._teacher_logits(views[1], teacher_samples)
         out = {}
         if per_point:
             index_s = _point_index(data_samples, 0, views[0])
@@ -294,6 +302,16 @@ class SemiSupervised(BaseModel):
                                  f'{logits.shape[0]} clouds')
             rows_s = rows_t = torch.arange(logits.shape[0], device=logits.device)
         return self._consistency_term(logits, teacher_logits, rows_s, rows_t, unlabeled, out)
+
+    @torch.no_grad()
+    def _teacher_logits(self, batch: PointBatch, data_samples: List[dict]) -> Tensor:
+        if self.teacher_bn == 'eval' or not self.training:
+            return self.teacher(batch, data_samples, mode='tensor')
+        self.teacher.train()  # batch statistics; its running ones move as in train mode
+        try:
+            return self.teacher(batch, data_samples, mode='tensor')
+        finally:
+            self.teacher.eval()
 
     def _consistency_term(self, logits: Tensor, teacher_logits: Tensor, rows_s: Tensor,
                           rows_t: Tensor, unlabeled: Tensor,
