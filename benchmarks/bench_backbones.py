@@ -24,7 +24,7 @@ memory (``RssAnon``, sampled every millisecond) during one step, the minimum
 over ``--memory-runs`` processes; on GPU ``torch.cuda.max_memory_allocated``. The cloud is the
 real ScanNet scene0000_00 from ``../shared/realdata`` when present (random
 subsets of its 81k vertices), otherwise a synthetic room. Ratios are
-d3l / ref (1.00 = no overhead; the target is <= 1.10).
+d3l / ref (1.00 = no overhead; the target is <= 1.05, issue 16).
 """
 import argparse
 import json

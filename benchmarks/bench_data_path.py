@@ -1,0 +1,398 @@
+"""The whole training sample, disk -> network-ready batch, per stage, per CPU
+worker (one thread), at the real sizes.
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_data_path.py [--repeats 3] [--batch 4]
+        [--max-size 2048] [--no-sweep] [--datasets sun mp3d s3d scannet]
+
+Datasets, written to a temporary directory in each one's real on-disk format
+from the real samples of ``../shared/realdata`` (synthetic stand-ins of the
+same size when absent):
+
+- SUN RGB-D (``SUNRGBD/`` layout: JPEG colour, 3-bit-rotated 16-bit depth,
+  intrinsics, extrinsics): the 4 real frames resized to 640x480;
+- Matterport3D (HoHoNet layout, quarter-millimetre PNG depth) and
+  Structured3D (official layout, millimetre depth, semantic.png): the real
+  1024x512 panorama of ``pano_hohonet`` (and turned copies);
+- ScanNet (Pointcept layout) for fine-tuning: the real scene0000_00 and
+  _01 vertex clouds, 150,000 vertices.
+
+Soft labels are stored by ``tools/generate_pseudo_labels.py`` (a
+``PrecomputedTeacher`` over label maps: top-3 fp16, stride 2, as the
+configs), and each sample runs the ``train_pipeline`` of the dataset's config
+(``configs/_base_/datasets/pretrain_*.py``, ``scannet.py``). Stages: reading
+and decoding the files (``LoadRGBD``), each transform, and ``point_collate``
+of ``--batch`` samples. Figures are medians of CPU time of this thread
+(``time.thread_time``; wall-clock medians beside them), after a warm-up.
+
+The sweep lifts one panorama resized from 256x128 up to 2048x1024 through the
+Matterport3D pipeline and prints time and peak memory (tracemalloc) per
+megapixel: constant figures mean linear growth.
+"""
+import argparse
+import glob
+import os
+import os.path as osp
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+
+os.environ.setdefault('OMP_NUM_THREADS', '1')
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, REPO)
+REAL = os.environ.get('D3L_SHARED_DIR', osp.join(osp.dirname(REPO), 'shared'))
+REAL = osp.join(REAL, 'realdata')
+SUN = osp.join(REAL, 'sunrgbd_rgbd')
+PANO = osp.join(REAL, 'pano_hohonet', 'pano_asmasuxybohhcj')
+SCANNET = osp.join(REAL, 'scannet_scene0000', 'scannet_train_instance_data')
+NUM_CLASSES = 150
+MP3D_SCENE = '17DRP5sb8fy'  # a training building of the official split
+
+
+def _class_map(height, width, seed):
+    """A blocky (H, W) class map, the stand-in teacher's labels."""
+    rng = np.random.default_rng(seed)
+    table = rng.integers(0, NUM_CLASSES, (height // 16 + 1, width // 16 + 1))
+    rows, cols = np.mgrid[0:height, 0:width]
+    return table[rows // 16, cols // 16].astype(np.uint8)
+
+
+def _save_label(root, frame_id, labels):
+    path = osp.join(root, f'{frame_id}.png')
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    Image.fromarray(labels).save(path)
+
+
+def _sun_frames():
+    """(colour, depth mm, K, Rtilt) of the real SUN RGB-D frames resized to
+    640x480, or a synthetic stand-in."""
+    frames = []
+    for name in sorted(glob.glob(osp.join(SUN, 'image', '*.jpg'))):
+        stem = osp.splitext(osp.basename(name))[0]
+        img = Image.open(name).convert('RGB')
+        depth = Image.open(osp.join(SUN, 'depth_mm_derived', f'{stem}.png'))
+        with open(osp.join(SUN, 'calib', f'{stem}.txt')) as f:
+            rtilt, K = (np.array(line.split(), float).reshape(3, 3).T for line in f)
+        scale = np.diag([640 / img.width, 480 / img.height, 1.0])
+        frames.append((np.asarray(img.resize((640, 480), Image.BILINEAR)),
+                       np.asarray(depth.resize((640, 480), Image.NEAREST), np.uint16),
+                       scale @ K, rtilt))
+    if not frames:
+        rng = np.random.default_rng(0)
+        rows = np.mgrid[0:480, 0:640][0]
+        depth = (1500 + 3 * rows + rng.integers(0, 20, (480, 640))).astype(np.uint16)
+        img = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)
+        frames.append((img, depth, np.array([[529.5, 0, 320], [0, 529.5, 240], [0, 0, 1]]),
+                       np.eye(3)))
+    return frames
+
+
+def write_sunrgbd(root, labels):
+    from d3l.datasets.rgbd.sunrgbd import CAMERA_TO_DEPTH
+    for i, (img, depth_mm, K, rtilt) in enumerate(_sun_frames()):
+        rel = f'kv1/NYUdata/NYU{i:04d}'
+        frame = osp.join(root, rel)
+        for sub in ('image', 'depth', 'extrinsics'):
+            os.makedirs(osp.join(frame, sub), exist_ok=True)
+        Image.fromarray(img).save(osp.join(frame, 'image', f'NYU{i:04d}.jpg'), quality=95)
+        raw = ((depth_mm.astype(np.uint32) << 3) | (depth_mm >> 13)) & 0xFFFF  # SUN's rotation
+        Image.fromarray(raw.astype(np.uint16)).save(osp.join(frame, 'depth', f'NYU{i:04d}.png'))
+        K_matlab = K + np.array([[0, 0, 1], [0, 0, 1], [0, 0, 0]])  # 1-based pixels
+        np.savetxt(osp.join(frame, 'intrinsics.txt'), K_matlab)
+        extrinsics = np.zeros((3, 4))
+        extrinsics[:, :3] = CAMERA_TO_DEPTH.T @ rtilt @ CAMERA_TO_DEPTH
+        np.savetxt(osp.join(frame, 'extrinsics', '0001.txt'), extrinsics)
+        _save_label(labels, rel, _class_map(480, 640, i))
+
+
+def _panorama(size=(512, 1024), turn=0):
+    """(colour, depth mm) of the real panorama at ``size``, turned by
+    ``turn`` columns of 1024."""
+    if osp.isfile(PANO + '.png'):
+        img = Image.open(PANO + '.png').convert('RGB')
+        depth = Image.open(PANO + '.depth.png')
+    else:
+        rng = np.random.default_rng(1)
+        rows = np.mgrid[0:512, 0:1024][0]
+        img = Image.fromarray(rng.integers(0, 255, (512, 1024, 3), dtype=np.uint8))
+        depth = Image.fromarray((3000 + 2 * np.abs(rows - 256)).astype(np.uint16))
+    height, width = size
+    img = np.roll(np.asarray(img.resize((width, height), Image.BILINEAR)),
+                  turn * width // 1024, 1)
+    depth = np.roll(np.asarray(depth.resize((width, height), Image.NEAREST), np.uint16),
+                    turn * width // 1024, 1)
+    return img, depth
+
+
+def write_matterport(root, labels, sizes=((512, 1024),), copies=4):
+    scene = osp.join(root, MP3D_SCENE)
+    os.makedirs(scene, exist_ok=True)
+    for size in sizes:
+        for i in range(copies):
+            img, depth_mm = _panorama(size, turn=256 * i)
+            pano = f'p{size[1]}_{i}'
+            Image.fromarray(img).save(osp.join(scene, f'{pano}_rgb.png'))
+            Image.fromarray((depth_mm.astype(np.uint32) * 4).clip(0, 65535).astype(np.uint16)
+                            ).save(osp.join(scene, f'{pano}_depth.png'))  # 1/4 mm
+            _save_label(labels, f'{MP3D_SCENE}/{pano}', _class_map(*size, i))
+
+
+def write_structured3d(root, labels, copies=4):
+    for i in range(copies):
+        img, depth_mm = _panorama(turn=128 + 256 * i)
+        pano = osp.join(root, 'scene_00000', '2D_rendering', str(i), 'panorama')
+        os.makedirs(osp.join(pano, 'full'), exist_ok=True)
+        Image.fromarray(img).save(osp.join(pano, 'full', 'rgb_rawlight.png'))
+        Image.fromarray(depth_mm).save(osp.join(pano, 'full', 'depth.png'))
+        Image.fromarray(_class_map(512, 1024, 10 + i) % 41).save(
+            osp.join(pano, 'full', 'semantic.png'))
+        np.savetxt(osp.join(pano, 'camera_xyz.txt'), [[1000.0, 2000.0, 1500.0]])
+        _save_label(labels, f'scene_00000/{i}', _class_map(512, 1024, 20 + i))
+
+
+def write_scannet(root, num_vertices=150_000):
+    parts = [np.load(p) for p in sorted(glob.glob(osp.join(SCANNET, '*_vert_all.npy')))[:2]]
+    labels = [np.load(p.replace('_vert_all', '_sem_label_all'))
+              for p in sorted(glob.glob(osp.join(SCANNET, '*_vert_all.npy')))[:2]]
+    if parts:
+        vert, nyu40 = np.concatenate(parts)[:num_vertices], np.concatenate(labels)[:num_vertices]
+    else:
+        rng = np.random.default_rng(2)
+        vert = np.concatenate([rng.uniform(0, 6, (num_vertices, 3)),
+                               rng.uniform(0, 255, (num_vertices, 3))], 1)
+        nyu40 = rng.integers(0, 41, num_vertices)
+    from d3l.datasets.scannet import nyu40_to_scannet20
+    scene = osp.join(root, 'train', 'scene0000_00')
+    os.makedirs(scene, exist_ok=True)
+    rng = np.random.default_rng(3)
+    normals = rng.normal(size=(len(vert), 3)) + [0, 0, 3]  # mesh normals are not stored
+    np.save(osp.join(scene, 'coord.npy'), vert[:, :3].astype(np.float32))
+    np.save(osp.join(scene, 'color.npy'), vert[:, 3:6].astype(np.uint8))
+    np.save(osp.join(scene, 'normal.npy'),
+            (normals / np.linalg.norm(normals, axis=1, keepdims=True)).astype(np.float32))
+    segment = nyu40_to_scannet20(nyu40.astype(np.int64)).astype(np.int64)
+    np.save(osp.join(scene, 'segment20.npy'), np.where(segment == 255, -1, segment))
+    return len(vert)
+
+
+def generate_labels(tmp, name, source, labels_root):
+    """Store the soft labels of ``source`` with the real generation tool."""
+    out = osp.join(tmp, f'labels_{name}')
+    config = osp.join(tmp, f'gen_{name}.py')
+    with open(config, 'w') as f:
+        f.write(f"default_scope = 'd3l'\n"
+                f"teacher = dict(type='PrecomputedTeacher', num_classes={NUM_CLASSES}, "
+                f"source='files', root={labels_root!r}, label_smoothing=0.1)\n"
+                f"pseudo_label_cfg = dict(source={source!r}, codec=dict(topk=3), stride=2, "
+                f"shard_size=64)\n")
+    subprocess.run([sys.executable, osp.join(REPO, 'tools', 'generate_pseudo_labels.py'), config,
+                    '--out', out, '--device', 'cpu'], check=True, stdout=subprocess.DEVNULL)
+    return out
+
+
+def train_pipeline(config_name, revision=None):
+    """The config's ``train_pipeline``: of the working tree, or of a git
+    ``revision`` (when the working copy is mid-edit)."""
+    from mmengine.config import Config
+    path = osp.join('configs', '_base_', 'datasets', config_name)
+    if revision is None:
+        return [dict(t) for t in Config.fromfile(osp.join(REPO, path)).train_pipeline]
+    text = subprocess.run(['git', '-C', REPO, 'show', f'{revision}:{path}'], check=True,
+                          capture_output=True, text=True).stdout
+    with tempfile.NamedTemporaryFile('w', suffix='.py', delete=False) as f:
+        f.write(text)
+    try:
+        return [dict(t) for t in Config.fromfile(f.name).train_pipeline]
+    finally:
+        os.unlink(f.name)
+
+
+def build_dataset(cfg, config_name):
+    """``cfg`` with the config's train pipeline; the committed one (HEAD)
+    when the working copy names a transform that does not exist yet."""
+    from d3l.registry import DATASETS
+    try:
+        return DATASETS.build(dict(cfg, pipeline=train_pipeline(config_name)))
+    except KeyError as exc:
+        print(f'  ({config_name} of the working tree does not build: {exc.args[0][:80]}...; '
+              'using its committed version, HEAD)')
+        return DATASETS.build(dict(cfg, pipeline=train_pipeline(config_name, 'HEAD')))
+
+
+class StageClock:
+    """Per-stage lists of CPU (this thread) and wall seconds."""
+
+    def __init__(self):
+        self.cpu, self.wall, self.on = {}, {}, True
+
+    def __call__(self, name, fn, *args):
+        cpu, wall = time.thread_time(), time.perf_counter()
+        out = fn(*args)
+        if self.on:
+            self.cpu.setdefault(name, []).append(time.thread_time() - cpu)
+            self.wall.setdefault(name, []).append(time.perf_counter() - wall)
+        return out
+
+
+def run_stages(dataset, repeats, batch, pretrain=True):
+    """One pass of warm-up, then ``repeats`` passes over the dataset, each
+    stage timed; collate per batch of ``batch`` packed samples."""
+    from d3l.datasets.collate import point_collate
+    clock = StageClock()
+    for rep in range(repeats + 1):
+        clock.on = rep > 0
+        packed = []
+        for idx in range(len(dataset)):
+            if pretrain:
+                info = dataset.get_data_info(idx)
+                sample = clock('read + decode (LoadRGBD)', dataset.source.prepare_data,
+                               info['source_index'])
+                sample['soft_label_record'] = clock('stored-label record', dataset.store.get,
+                                                    info['frame_id'])
+            else:
+                sample = clock('read (npy)', dataset.get_data_info, idx)
+            for transform in dataset.pipeline.transforms:
+                sample = clock(type(transform).__name__, transform, sample)
+            packed.append(sample)
+        for start in range(0, len(packed), batch):
+            group = packed[start:start + batch]
+            clock('point_collate (per sample)', point_collate, group)
+            if clock.on:  # per sample, like every other row
+                for times in (clock.cpu, clock.wall):
+                    times['point_collate (per sample)'][-1] /= len(group)
+                    times['point_collate (per sample)'].extend(
+                        [times['point_collate (per sample)'][-1]] * (len(group) - 1))
+    return clock
+
+
+def whole_samples(dataset, repeats):
+    """CPU and wall seconds per ``dataset[i]`` (the data loader's call)."""
+    dataset[0]
+    cpu, wall = time.thread_time(), time.perf_counter()
+    points = []
+    for _ in range(repeats):
+        for idx in range(len(dataset)):
+            points.append(int(dataset[idx]['inputs']['coord'].shape[0]))
+    count = repeats * len(dataset)
+    return ((time.thread_time() - cpu) / count, (time.perf_counter() - wall) / count,
+            int(np.median(points)))
+
+
+def print_stages(title, clock, whole, target_ms=None):
+    cpu = {k: 1e3 * float(np.median(v)) for k, v in clock.cpu.items()}
+    wall = {k: 1e3 * float(np.median(v)) for k, v in clock.wall.items()}
+    total = sum(cpu.values())
+    print(f'\n== {title} ==')
+    print(f'  {"stage":<34}{"CPU ms":>9}{"wall ms":>9}{"share":>8}')
+    for name in cpu:
+        print(f'  {name:<34}{cpu[name]:9.2f}{wall[name]:9.2f}{100 * cpu[name] / total:7.1f}%')
+    print(f'  {"sum of stages":<34}{total:9.2f}{sum(wall.values()):9.2f}')
+    cpu_s, wall_s, points = whole
+    line = (f'  whole sample (dataset[i] + collate): {1e3 * cpu_s + cpu[list(cpu)[-1]]:.1f} ms '
+            f'CPU, {1e3 * wall_s:.1f} ms wall -> {1 / (cpu_s + cpu[list(cpu)[-1]] / 1e3):.1f} '
+            f'samples/s per worker ({points} points out)')
+    if target_ms is not None:
+        done = 1e3 * cpu_s + cpu[list(cpu)[-1]] <= target_ms
+        line += f'; target <= {target_ms} ms: {"met" if done else "NOT met"}'
+    print(line)
+
+
+def sweep(tmp, max_size, repeats):
+    """Time and peak memory of one Matterport3D sample per image size."""
+    sizes = [(w // 2, w) for w in (256, 512, 1024, 2048, 4096) if w <= max_size]
+    root, labels = osp.join(tmp, 'sweep'), osp.join(tmp, 'sweep_labels')
+    write_matterport(root, labels, sizes, copies=1)
+    source = dict(type='Matterport3DPanoDataset', data_root=root, split='train')
+    dataset = build_dataset(dict(type='PretrainRGBDDataset', source=source,
+                                 label_dir=generate_labels(tmp, 'sweep', source, labels)),
+                            'pretrain_matterport_pano.py')
+    dataset[0]
+    print('\n== time and memory vs image size (Matterport3D pipeline, one sample) ==')
+    print(f'  {"size":<11}{"pixels":>9}{"points":>9}{"CPU ms":>9}{"ms/Mpx":>9}'
+          f'{"peak MB":>9}{"B/px":>7}')
+    for idx in range(len(dataset)):
+        frame = dataset.get_data_info(idx)['frame_id']
+        width = int(frame.split('/p')[1].split('_')[0])
+        pixels = width * width // 2
+        times = []
+        for _ in range(repeats):
+            cpu = time.thread_time()
+            out = dataset[idx]
+            times.append(time.thread_time() - cpu)
+        tracemalloc.start()
+        dataset[idx]
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        ms = 1e3 * float(np.median(times))
+        print(f'  {width}x{width // 2:<6}{pixels:9d}{len(out["inputs"]["coord"]):9d}{ms:9.1f}'
+              f'{ms / pixels * 1e6:9.1f}{peak / 2 ** 20:9.1f}{peak / pixels:7.1f}')
+
+
+def scannet(root, repeats):
+    vertices = write_scannet(root)
+    dataset = build_dataset(dict(type='ScanNetDataset', data_root=root, split='train'),
+                            'scannet.py')
+    clock = run_stages(dataset, repeats, 1, pretrain=False)
+    print_stages(f'ScanNet scene, {vertices} vertices (fine-tuning; config scannet.py)',
+                 clock, whole_samples(dataset, repeats))
+
+
+def load():
+    return open('/proc/loadavg').read().split()[0] if osp.exists('/proc/loadavg') else '?'
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--batch', type=int, default=4)
+    parser.add_argument('--max-size', type=int, default=2048, help='largest sweep width')
+    parser.add_argument('--no-sweep', action='store_true')
+    parser.add_argument('--datasets', nargs='+', default=['sun', 'mp3d', 's3d', 'scannet'],
+                        choices=['sun', 'mp3d', 's3d', 'scannet'])
+    args = parser.parse_args()
+    import cv2
+    import torch
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    from mmengine.registry import init_default_scope
+    init_default_scope('d3l')
+    print(f'one thread per worker (OMP_NUM_THREADS={os.environ["OMP_NUM_THREADS"]}, torch 1, '
+          f'OpenCV 1); {os.cpu_count()} CPUs; load average {load()} at start; real samples: '
+          f'{"yes" if osp.isdir(REAL) else "no (synthetic stand-ins)"}')
+    with tempfile.TemporaryDirectory() as tmp:
+        labels = osp.join(tmp, 'label_maps')
+        write_sunrgbd(osp.join(tmp, 'SUNRGBD'), labels)
+        write_matterport(osp.join(tmp, 'mp3d'), labels)
+        write_structured3d(osp.join(tmp, 's3d'), labels)
+        sources = [
+            ('SUN RGB-D 640x480 frame', 'sun', 30, 'pretrain_sunrgbd.py',
+             dict(type='SUNRGBDDataset', data_root=osp.join(tmp, 'SUNRGBD'))),
+            ('Matterport3D 1024x512 panorama', 'mp3d', 100, 'pretrain_matterport_pano.py',
+             dict(type='Matterport3DPanoDataset', data_root=osp.join(tmp, 'mp3d'),
+                  split='train')),
+            ('Structured3D 1024x512 panorama', 's3d', 100, 'pretrain_matterport_pano.py',
+             dict(type='Structured3DPanoDataset', data_root=osp.join(tmp, 's3d'),
+                  split='train')),
+        ]
+        for title, name, target, config, source in sources:
+            if name not in args.datasets:
+                continue
+            dataset = build_dataset(dict(type='PretrainRGBDDataset', source=source,
+                                         label_dir=generate_labels(tmp, name, source, labels)),
+                                    config)
+            clock = run_stages(dataset, args.repeats, args.batch)
+            print_stages(f'{title} (pre-training, {len(dataset)} frames x {args.repeats}; '
+                         f'config {config})', clock, whole_samples(dataset, args.repeats), target)
+        if 'scannet' in args.datasets:
+            scannet(osp.join(tmp, 'scannet'), 2 * args.repeats)
+        if not args.no_sweep:
+            sweep(tmp, args.max_size, args.repeats)
+    print(f'\nload average {load()} at the end')
+
+
+if __name__ == '__main__':
+    main()
