@@ -84,6 +84,9 @@ def stat_changes(old: str, new: str, sizes_only: bool = False) -> List[str]:
         before, after = old_stats.get(key), new_stats.get(key)
         if before is None or after is None:
             changes.append(f'{key} {"added" if before is None else "gone"}')
+        elif before[0] is None or after[0] is None:
+            if before[0] is not after[0]:
+                changes.append(f'{key} file {"missing" if after[0] is None else "appeared"}')
         elif before[0] != after[0]:
             changes.append(f'{key} {before[0]} -> {after[0]} bytes')
         elif not sizes_only and before[1] != after[1]:

@@ -116,6 +116,10 @@ def test_resume_after_a_source_file_changed_is_refused(store, tmp_path):
     with pytest.raises(D3LError, match=r"1 of 5 frames changed \(first: 'scene0/0003': "
                                        r'depth_path modified'):
         TOOL.main([config, '--out', str(out), '--resume'])
+    # --verify with the config compares the source files too; the shards are fine
+    with pytest.raises(LabelStoreError, match=r"1 of 5 frames changed \(first: 'scene0/0003'"):
+        TOOL.main([config, '--out', str(out), '--verify'])
+    TOOL.main([str(out), '--verify'])
     assert snapshot(str(out)) == before
 
 
