@@ -36,9 +36,10 @@ def estimate_normals(points: np.ndarray, k: int = DEFAULT_NEIGHBOURS,
     for start in range(0, len(points), chunk):
         query = points[start:start + chunk]
         _, index = tree.query(query, k=k)
+        # float32 after centring: ample for a direction, ~2x faster than float64
         neighbours = points[index]  # (n, k, 3)
-        centred = neighbours - neighbours.mean(axis=1, keepdims=True)
-        cov = np.einsum('nki,nkj->nij', centred, centred)
+        centred = (neighbours - neighbours.mean(axis=1, keepdims=True)).astype(np.float32)
+        cov = np.matmul(centred.transpose(0, 2, 1), centred)
         _, vectors = np.linalg.eigh(cov)  # eigenvalues ascending
         normal = vectors[:, :, 0]
         flip = np.einsum('ni,ni->n', normal, center - query) < 0

@@ -207,3 +207,30 @@ def test_base_model_configs_slide_at_the_authors_windows():
         cfg = Config.fromfile(osp.join(REPO, 'configs', '_base_', 'models', f'{name}.py'))
         model = MODELS.build(dict(cfg.model, backbone=dict(cfg.model.backbone, **TINY_UNET)))
         assert model.test_cfg == dict(mode='slide', window_size=10.0, stride=5.0)
+
+
+def test_test_step_of_tools_test_scores_every_vertex_of_a_long_scene():
+    """tools/test.py runs model.test_step: windows, then the inverse map of
+    GridSample back to every original vertex."""
+    from d3l.datasets.collate import point_collate
+    from d3l.datasets.transforms import GridSample, PackPointInputs
+
+    model = segmentor(OCNN)
+    coord, feat = scene(26.0, 5000, seed=11)
+    sample = dict(points=coord.numpy(), colors=feat[:, :3].numpy(), normals=feat[:, 3:].numpy(),
+                  labels=np.arange(5000) % 5, scene_id='scene0707_00')
+    sample = GridSample(0.2, mode='test', return_inverse=True)(sample)
+    packed = PackPointInputs(feat_keys=('colors', 'normals'))(sample)
+    assert packed['inputs']['coord'].shape[0] < 5000
+    result = model.test_step(point_collate([packed]))[0]
+    assert result['pred'].shape == (5000,) and result['gt'].shape == (5000,)
+    assert result['metainfo']['scene_id'] == 'scene0707_00'
+
+
+def test_pretrainer_validation_slides_over_panoramas_larger_than_the_cube():
+    torch.manual_seed(0)
+    model = MODELS.build(dict(type='Pretrainer', backbone=OCNN,
+                              decode_head=dict(type='SegHead', num_classes=7))).eval()
+    coord, feat = scene(19.0, 2000, seed=12, width=14.0)  # a 19 x 14 m lifted panorama
+    results = model.predict(PointBatch.from_list([coord], [feat]))
+    assert results[0]['pred'].shape == (2000,)
