@@ -240,3 +240,29 @@ def test_guard_is_installed_once_and_on_every_algorithm():
     install_transfer_guard(model)
     assert len(model._load_state_dict_pre_hooks) == hooks
     assert type(model).transfer_head_names == ('decode_head',)
+
+
+def test_partial_backbone_is_an_error_on_transfer_unless_allowed(tmp_path):
+    from d3l.models.utils.weight_transfer import allow_partial_transfer
+    ckpt = str(tmp_path / 'pretrain.pth')
+    saved = pretrain_checkpoint(ckpt)
+    partial = {k: v for k, v in saved.items() if not k.startswith('backbone.dec.')}
+    save_checkpoint({'state_dict': partial, 'meta': {}}, ckpt)
+    model = segmentor(5)
+    decoder = sorted(k for k in model.state_dict() if k.startswith('backbone.dec.'))
+    with pytest.raises(WeightTransferError, match=rf'pretrain\.pth fills '
+                       rf'{len(backbone_keys(partial))} of the {len(backbone_keys(saved))} '
+                       r'backbone tensors .*backbone\.dec\.'):
+        load_pretrained(model, ckpt)
+    allow_partial_transfer(model, 'decoder trained from scratch on purpose')
+    with captured_log() as records:
+        report = load_pretrained(model, ckpt)
+    assert sorted(k for k in report.new if k.startswith('backbone.')) == decoder
+    assert any('partial weight transfer allowed (decoder trained from scratch on purpose)'
+               in r.getMessage() for r in records)
+    with pytest.raises(WeightTransferError, match='non-empty string'):
+        allow_partial_transfer(model, '  ')
+    # a plain non-strict load_state_dict (a tool with its own checks) only reports
+    plain = segmentor(5)
+    plain.load_state_dict(partial, strict=False)
+    assert sorted(plain.transfer_report.backbone_new) == decoder

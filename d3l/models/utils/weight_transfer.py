@@ -13,7 +13,9 @@ and
 - raises :class:`WeightTransferError` when a tensor *outside* the heads
   differs in shape (a different backbone configuration), instead of
   MMEngine's warning-and-skip;
-- raises :class:`WeightTransferError` when the model's *backbone* is not
+- on a transfer (``load_from`` through ``tools/train.py`` or
+  :class:`~d3l.engine.hooks.WeightTransferHook`, :func:`load_pretrained`)
+  raises :class:`WeightTransferError` when the model's *backbone* is not
   fully loaded (some ``backbone.*`` tensors are not in the checkpoint: a
   checkpoint of another architecture would otherwise load a tensor or two
   and fine-tune the rest from scratch, exit 0), unless partial loading was
@@ -177,7 +179,11 @@ def _guard_pre_hook(module: nn.Module, state_dict, prefix, local_metadata, stric
         report.dropped = {prefix + k: v for k, v in report.dropped.items()}
     module.transfer_report = report
     print_log(report.summary(), logger='current', level=logging.INFO)
-    if not pending.get('complete_check'):  # check_complete_load reports every key itself
+    # armed by a transfer (WeightTransferHook, load_pretrained, tools/train.py);
+    # check_complete_load reports every key itself, and a plain
+    # load_state_dict(strict=False) of another tool keeps its own checks
+    armed = bool(pending) or _ALLOW_PARTIAL in module.__dict__
+    if armed and not pending.get('complete_check'):
         _check_backbone_loaded(module, report, pending.get('allow_partial'))
 
 
@@ -230,6 +236,7 @@ def allow_partial_transfer(model: nn.Module, reason: Optional[str],
     guarded = [m for m in model.modules() if getattr(m, '_d3l_transfer_guarded', False)]
     if not guarded and reason is None:
         return  # nothing to forbid on a model without a guard
+    # setting the attribute (None included) arms the backbone check of the guard
     for module in guarded or [install_transfer_guard(model)]:
         setattr(module, _ALLOW_PARTIAL, reason)
         if source is not None:
