@@ -1,11 +1,12 @@
 # Pre-train the O-CNN U-Net on DPT (ADE20K, 150 classes) soft labels fused onto the ScanNet
 # training reconstructions from their own RGB-D frames (beyond the paper, docs/fusion.md).
-# The schedule is dpt_matterport_ocnn.py's (SGD lr 0.05, poly, batch 6) over scenes, which
-# are ~8x fewer samples per epoch than the panoramas. Steps (this config for each):
-#   1. python tools/generate_pseudo_labels.py configs/pretrain/pretrainer_dpt-ade20k-fused_scannet_ocnn.py
-#   2. python tools/fuse_soft_labels.py configs/pretrain/pretrainer_dpt-ade20k-fused_scannet_ocnn.py
-#   3. python tools/train.py configs/pretrain/pretrainer_dpt-ade20k-fused_scannet_ocnn.py
-#   4. python tools/export_backbone.py work_dirs/pretrainer_dpt-ade20k-fused_scannet_ocnn/epoch_200.pth \
+# The schedule is dpt_matterport_ocnn.py's (SGD lr 0.05, poly, batch 6), over 1201 scenes
+# instead of ~10.8k panoramas per epoch. Steps (THIS_CONFIG = this file, WORK_DIR = its
+# work_dirs folder):
+#   1. python tools/generate_pseudo_labels.py THIS_CONFIG
+#   2. python tools/fuse_soft_labels.py THIS_CONFIG
+#   3. python tools/train.py THIS_CONFIG
+#   4. python tools/export_backbone.py WORK_DIR/epoch_200.pth \
 #          checkpoints/d3l_dpt-ade20k-fused_ocnn.pth
 # then fine-tune any segmentor_dpt-ade20k_scannet_ocnn_* config with
 #   --cfg-options load_from=checkpoints/d3l_dpt-ade20k-fused_ocnn.pth

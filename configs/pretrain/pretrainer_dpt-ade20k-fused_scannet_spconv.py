@@ -1,9 +1,9 @@
 # Pre-train the SparseConv U-Net on DPT (ADE20K) soft labels fused onto the ScanNet
 # training reconstructions (docs/fusion.md); the same fused labels as
 # pretrainer_dpt-ade20k-fused_scannet_ocnn.py (steps 1-2 once for both), the paper's
-# SparseConv optimiser (Adam, lr 1e-3).
-#   3. python tools/train.py configs/pretrain/pretrainer_dpt-ade20k-fused_scannet_spconv.py
-#   4. python tools/export_backbone.py work_dirs/pretrainer_dpt-ade20k-fused_scannet_spconv/epoch_200.pth \
+# SparseConv optimiser (Adam, lr 1e-3). THIS_CONFIG = this file, WORK_DIR its work_dirs folder.
+#   3. python tools/train.py THIS_CONFIG
+#   4. python tools/export_backbone.py WORK_DIR/epoch_200.pth \
 #          checkpoints/d3l_dpt-ade20k-fused_spconv.pth
 # then fine-tune segmentor_dpt-ade20k_scannet_spconv_* with --cfg-options load_from=<that file>
 _base_ = [
