@@ -65,7 +65,8 @@ def test_bad_files_name_the_file_and_problem(tmp_path):
     with pytest.raises(BadFrameError, match='is this a depth map'):
         read_color(str(tmp_path / 'depth_as_colour.png'))
     (tmp_path / 'K.txt').write_text('1 2 3\n4 5\n')
-    with pytest.raises(BadFrameError, match='K.txt: intrinsics needs exactly 9 numbers .3x3., found 5'):
+    with pytest.raises(BadFrameError,
+                       match=r'K.txt: intrinsics needs exactly 9 numbers \(3x3\), found 5'):
         read_matrix(str(tmp_path / 'K.txt'), (3, 3), 'intrinsics')
     with pytest.raises(BadFrameError, match='cam.json: intrinsics need'):
         intrinsics_from_dict({'fx': 1}, 'cam.json')

@@ -225,7 +225,8 @@ def test_scene_with_mismatched_arrays_names_the_scene(scannet_root):
     with pytest.raises(ValueError, match='scene0002_00: labels has 12 rows'):
         dataset[2]
     np.save(path, np.full(300, 25, np.int64))
-    with pytest.raises(ValueError, match=r'scene0002_00: .*segment20.npy: 300 labels are outside \[0, 20\)'):
+    with pytest.raises(ValueError,
+                       match=r'scene0002_00: .*segment20.npy: 300 labels are outside \[0, 20\)'):
         dataset[2]
 
 
