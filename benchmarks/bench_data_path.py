@@ -314,9 +314,9 @@ def sweep(tmp, max_size, repeats):
     print('\n== time and memory vs image size (Matterport3D pipeline, one sample) ==')
     print(f'  {"size":<11}{"pixels":>9}{"points":>9}{"CPU ms":>9}{"ms/Mpx":>9}'
           f'{"peak MB":>9}{"B/px":>7}')
-    for idx in range(len(dataset)):
-        frame = dataset.get_data_info(idx)['frame_id']
-        width = int(frame.split('/p')[1].split('_')[0])
+    widths = [int(dataset.get_data_info(i)['frame_id'].split('/p')[1].split('_')[0])
+              for i in range(len(dataset))]
+    for width, idx in sorted(zip(widths, range(len(dataset)))):
         pixels = width * width // 2
         times = []
         for _ in range(repeats):
