@@ -1,0 +1,117 @@
+"""The embedded benchmark's fused row: pre-training on the training rooms
+with the 2D teacher's labels fused from their own RGB-D frames.
+
+:func:`prepare_fused_pretraining` renders frames of the synthetic world's
+training rooms, runs ``tools/generate_pseudo_labels.py`` once over them
+(the demo's teacher config and checkpoint), fuses the labels onto the
+rooms' 3D scenes and writes a pre-training config that trains on them
+(:func:`write_fused_pretrain_config`). Every step resumes: frames of a
+complete room are kept, label and fused directories continue with
+``--resume``. The fine-tuning runs then load its backbone like the paper's
+row (``tools/export_backbone.py``). Only the training scenes' geometry is
+used (the LA setting's); no 3D label is read.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import os.path as osp
+from typing import Dict, List, Optional
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+#: the demo's pre-training config whose teacher and model the fused row keeps
+DEMO_PRETRAIN_CONFIG = osp.join(REPO_ROOT, 'configs', 'demo',
+                                'pretrainer_dpt-synthetic_synthetic-rgbd_spunet.py')
+
+
+def _tool(name: str):
+    spec = importlib.util.spec_from_file_location(f'd3l_fusion_{name}_tool',
+                                                  osp.join(REPO_ROOT, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _resume(label_dir: str) -> List[str]:
+    return ['--resume'] if osp.isfile(osp.join(label_dir, 'manifest.json')) else []
+
+
+def prepare_fused_pretraining(world_dir: str, out_dir: str, preset: str = 'default',
+                              seed: int = 0, frames_per_room: int = 20,
+                              label_config: str = DEMO_PRETRAIN_CONFIG,
+                              label_options: Optional[List[str]] = None,
+                              progress: bool = True) -> Dict[str, object]:
+    """Frames -> frame labels -> fused labels -> pre-training config.
+
+    Args:
+        world_dir: the synthetic world (``build_world``'s ``out_dir``).
+        out_dir: where ``frames/``, ``frame_labels/``, ``fused/`` and
+            ``pretrain_fused.py`` go.
+        preset / seed: the world's.
+        frames_per_room: frames rendered per training room.
+        label_config: config with the ``teacher`` and ``pseudo_label_cfg``
+            (the demo's; its source root is replaced by the frames).
+        label_options: more ``--cfg-options`` of the generation, e.g.
+            ``['teacher.config=...', 'teacher.checkpoint=...']``.
+
+    Returns ``{'frames', 'frame_labels', 'fused', 'config', 'counts'}``.
+    """
+    from d3l.datasets.synthetic import world_paths
+    from d3l.datasets.synthetic.scene_frames import write_scene_frames
+    from d3l.pseudo_labels import read_manifest
+
+    paths = world_paths(world_dir)
+    frames = osp.join(out_dir, 'frames')
+    frame_labels = osp.join(out_dir, 'frame_labels')
+    fused = osp.join(out_dir, 'fused')
+    write_scene_frames(frames, preset, seed, frames_per_room, split='train', progress=progress)
+    _tool('generate_pseudo_labels').main(
+        [label_config, '--out', frame_labels, *_resume(frame_labels), '--cfg-options',
+         f'pseudo_label_cfg.source.data_root={frames}', *(label_options or [])])
+    fusion_config = osp.join(out_dir, 'fusion.py')
+    _write(fusion_config, f"""default_scope = 'd3l'
+custom_imports = dict(imports=['d3l.fusion'], allow_failed_imports=False)
+fusion = dict(type='SoftLabelFuser',
+              scenes=dict(type='ScanNetDataset', data_root={paths['scannet']!r}, split='train'),
+              frames=dict(type='RGBDFolderDataset', data_root={frames!r}),
+              frame_label_dir={frame_labels!r})
+fused_label_cfg = dict(out_dir={fused!r}, shard_size=8)
+""")
+    _tool('fuse_soft_labels').main([fusion_config, *_resume(fused)])
+    config = write_fused_pretrain_config(osp.join(out_dir, 'pretrain_fused.py'),
+                                         paths['scannet'], fused)
+    return dict(frames=frames, frame_labels=frame_labels, fused=fused, config=config,
+                counts=read_manifest(fused).get('fusion_counts'))
+
+
+def write_fused_pretrain_config(path: str, scannet_root: str, fused_dir: str,
+                                base_config: str = DEMO_PRETRAIN_CONFIG) -> str:
+    """A config that pre-trains ``base_config``'s model and schedule on the
+    fused training scenes (``FusedSceneDataset``) instead of RGB-D frames."""
+    _write(path, f"""_base_ = [{base_config!r}]
+custom_imports = dict(imports=['d3l.fusion', 'd3l.datasets.fused_scene'],
+                      allow_failed_imports=False)
+fused_train_pipeline = [
+    dict(type='RandomRotate', angle_range=(-3.141592653589793, 3.141592653589793),
+         tilt_range=(-0.04908738521234052, 0.04908738521234052)),
+    dict(type='RandomScale', scale_range=(0.9, 1.1)),
+    dict(type='RandomFlip', axes=('x', 'y'), flip_prob=0.5),
+    dict(type='ChromaticAutoContrast', prob=0.2),
+    dict(type='ChromaticJitter', std=0.05, prob=0.95),
+    dict(type='LimitPoints', max_points=40000, mode='sphere'),
+    dict(type='PackPointInputs', feat_keys=('colors', 'normals')),
+]
+train_dataloader = dict(dataset=dict(
+    _delete_=True, type='FusedSceneDataset',
+    scenes=dict(type='ScanNetDataset', data_root={scannet_root!r}, split='train'),
+    label_dir={fused_dir!r}, pipeline=fused_train_pipeline))
+""")
+    return path
+
+
+def _write(path: str, text: str) -> None:
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    tmp = f'{path}.tmp-{os.getpid()}'
+    with open(tmp, 'w', encoding='utf-8') as f:
+        f.write(text)
+    os.replace(tmp, path)
