@@ -1,6 +1,7 @@
 """tools/demo.py end to end on the tiny preset (world -> 2D teacher ->
-pseudo-labels -> 3D pre-training -> fine-tuning scratch / pre-trained ->
-report), its resume and its refusal of a folder made with other settings."""
+pseudo-labels -> 3D pre-training -> fine-tuning scratch / pre-trained and the
+full-labels reference -> report), its resume and its refusal of a folder made
+with other settings."""
 import json
 import math
 import os
@@ -9,8 +10,9 @@ import os.path as osp
 import numpy as np
 import pytest
 
-SETTINGS = ('la20', 'la200', 'lr25')  # the tiny preset's LR setting: 25 % of 4 rooms
+SETTINGS = ('la20', 'lr25')  # the tiny preset's LR setting: 25 % of 4 rooms
 SEEDS = 2
+TEACHER = 'zoo'  # the default: the 2D teacher shipped with d3l
 
 
 @pytest.fixture(scope='module')
@@ -18,7 +20,7 @@ def demo(tmp_path_factory, request):
     from conftest import run_tool
     out = tmp_path_factory.mktemp('demo') / 'tiny'
     proc = run_tool('demo.py', '--out', out, '--preset', 'tiny', '--seeds', SEEDS,
-                    timeout=600)
+                    '--teacher', TEACHER, timeout=600)
     return out, proc
 
 
@@ -27,10 +29,18 @@ def _results(out):
         return json.load(f)
 
 
+def _job_result(out, name):
+    with open(out / 'finetune' / name / 'result.json', encoding='utf-8') as f:
+        return json.load(f)
+
+
 def test_results_json_has_the_issue_schema(demo):
     out, _ = demo
     results = _results(out)
     assert 0.0 <= results['teacher_2d_miou'] <= 100.0
+    teacher = results['teacher_2d']
+    assert teacher['source'] == TEACHER and teacher['miou'] == results['teacher_2d_miou']
+    assert 0.0 <= teacher['pixel_acc'] <= 100.0 and osp.isfile(teacher['checkpoint'])
     for init in ('scratch', 'pretrained'):
         assert set(results[init]) == set(SETTINGS)
         for setting in SETTINGS:
@@ -45,6 +55,66 @@ def test_results_json_has_the_issue_schema(demo):
         gain = np.subtract(results['per_seed']['pretrained'][setting],
                            results['per_seed']['scratch'][setting])
         assert results['gain'][setting]['mean'] == pytest.approx(gain.mean(), abs=0.02)
+    # the full-labels reference: scratch on every point (one seed in the tiny preset)
+    full = results['per_seed']['full']['full']
+    assert len(full) == 1 and results['full'] == pytest.approx(full[0], abs=0.01)
+    assert results['full_minus_scratch']['la20'] == pytest.approx(
+        results['full'] - results['scratch']['la20'], abs=0.02)
+
+
+def test_full_labels_run_trains_on_every_point(demo):
+    out, _ = demo
+    log = (out / 'finetune' / 'scratch_full_seed0' / 'job.log').read_text()
+    config = log.split('Config:')[1] if 'Config:' in log else log
+    config = config.replace(' ', '')
+    assert 'la_file=None' in config
+    assert 'lr_file=' not in config or 'lr_file=None' in config
+    assert _job_result(out, 'scratch_full_seed0')['setting'] == 'full'
+
+
+def test_per_class_iou_is_the_mean_of_the_runs(demo):
+    out, _ = demo
+    results = _results(out)
+    iou = results['per_class_iou']
+    from d3l.datasets.synthetic import CLASSES_3D
+    runs = {('full', None): [_job_result(out, 'scratch_full_seed0')]}
+    for init in ('scratch', 'pretrained'):
+        for setting in SETTINGS:
+            runs[init, setting] = [_job_result(out, f'{init}_{setting}_seed{s}')
+                                   for s in range(SEEDS)]
+    for (init, setting), jobs in runs.items():
+        table = iou['full'] if init == 'full' else iou[init][setting]
+        assert set(table) == set(CLASSES_3D)
+        for name in CLASSES_3D:
+            values = [j['iou'][name] for j in jobs if j['iou'][name] is not None]
+            if values:
+                assert table[name] == pytest.approx(np.mean(values), abs=0.01)
+            else:
+                assert table[name] is None
+
+
+def test_label_counts_per_class(demo):
+    out, _ = demo
+    from d3l.datasets.synthetic import CLASSES_3D
+    counts = _results(out)['label_counts']
+    scannet = out / 'world' / 'scannet'
+    train = (scannet / 'meta' / 'scannetv2_train.txt').read_text().split()
+    for points in (20,):
+        entry = counts[f'la{points}']
+        labelled = [int((np.load(scannet / 'train' / s / 'segment20.npy') >= 0).sum())
+                    for s in train]
+        total = sum(min(points, n) for n in labelled)
+        # every labelled point drawn is counted once, in expectation and per seed
+        assert sum(entry['expected'].values()) == pytest.approx(total, abs=0.1 * len(CLASSES_3D))
+        assert sum(entry['per_seed_mean'].values()) == pytest.approx(total, abs=0.1 * 20)
+        assert entry['min_expected'] == min(entry['expected'].values())
+    # validation rooms per class, recounted from the files
+    val = (scannet / 'meta' / 'scannetv2_val.txt').read_text().split()
+    for name in ('wall', 'floor', 'bed', 'sink'):
+        k = CLASSES_3D.index(name)
+        rooms = sum(bool((np.load(scannet / 'val' / s / 'segment20.npy') == k).any())
+                    for s in val)
+        assert counts['val_rooms'][name] == rooms
 
 
 def test_each_run_scores_its_own_evaluation(demo):
@@ -77,7 +147,12 @@ def test_report_files(demo):
     from plyfile import PlyData
     out, proc = demo
     markdown = (out / 'results.md').read_text(encoding='utf-8')
-    assert '| Method | LA 20 pts | LA 200 pts | LR 25 % |' in markdown
+    assert '| Method | LA 20 pts | LR 25 % |' in markdown
+    assert f'every label** of the 4 training rooms (same schedule): **{_results(out)["full"]:.1f}' \
+        in markdown
+    # the per-class table: one row per class, scratch / pre-trained / full columns
+    assert '| Class | labels | val rooms | scratch LA 20 pts |' in markdown
+    assert 'full labels |' in markdown and '| sink |' in markdown
     results = _results(out)
     assert f'{results["scratch"]["la20"]:.1f} ± {results["std"]["scratch"]["la20"]:.1f}' \
         in markdown
@@ -114,23 +189,26 @@ def test_rerun_resumes_finished_and_redoes_removed_jobs(demo):
     from conftest import run_tool
     out, _ = demo
     before = _results(out)
-    os.remove(out / 'finetune' / 'scratch_la200_seed1' / 'result.json')
-    proc = run_tool('demo.py', '--out', out, '--preset', 'tiny', '--seeds', SEEDS)
-    total_jobs = 3 + 2 * len(SETTINGS) * SEEDS
+    os.remove(out / 'finetune' / 'scratch_lr25_seed1' / 'result.json')
+    proc = run_tool('demo.py', '--out', out, '--preset', 'tiny', '--seeds', SEEDS,
+                    '--teacher', TEACHER)
+    total_jobs = 3 + 2 * len(SETTINGS) * SEEDS + 1
     assert f'{total_jobs - 1} of {total_jobs} jobs already done' in proc.stdout
     started = [line for line in proc.stdout.splitlines() if 'started' in line]
-    assert len(started) == 1 and 'scratch la200 seed 1' in started[0]
+    assert len(started) == 1 and 'scratch lr25 seed 1' in started[0]
     after = _results(out)
     # seeded: the redone run reproduces its score; the others are the cached ones
     assert after['per_seed'] == before['per_seed']
 
 
-def test_refuses_a_folder_of_another_preset(demo):
+def test_refuses_a_folder_of_another_preset_or_teacher(demo):
     from conftest import run_tool
     out, _ = demo
-    proc = run_tool('demo.py', '--out', out, '--preset', 'default', check=False)
-    assert proc.returncode == 2
-    assert 'another configuration' in proc.stderr and str(out) in proc.stderr
+    for other in (['--preset', 'default', '--teacher', TEACHER],
+                  ['--preset', 'tiny', '--teacher', 'oracle']):
+        proc = run_tool('demo.py', '--out', out, *other, check=False)
+        assert proc.returncode == 2
+        assert 'another configuration' in proc.stderr and str(out) in proc.stderr
     assert osp.isfile(out / 'results.json')
 
 
@@ -141,7 +219,7 @@ def test_oracle_teacher_config_uses_the_worlds_2d_classes():
     from d3l.datasets.synthetic import CLASSES_2D
     from d3l.registry import MODELS
     config = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),
-                      'configs', 'demo', 'pretrainer_gt-synthetic_synthetic-rgbd_ocnn.py')
+                      'configs', 'demo', 'pretrainer_gt-synthetic_synthetic-rgbd_spunet.py')
     cfg = Config.fromfile(config)
     assert tuple(cfg.teacher.class_names) == CLASSES_2D
     assert cfg.model.decode_head.num_classes == len(CLASSES_2D)

@@ -5,8 +5,8 @@
 # with the 2D teacher's soft labels stored by
 #   python tools/generate_pseudo_labels.py CONFIG
 # The frames' label/ images (ground truth) are never read here: LoadRGBD(with_labels=False).
-# CPU-sized like the demo's scenes: no voxel subsampling (the octree of
-# configs/demo/_base_/models/ocnn_unet_small.py averages each 14 cm leaf's points).
+# CPU-sized like the demo's scenes: no voxel subsampling (the 3D networks of configs/demo
+# average the points of each voxel or octree leaf).
 source_type = 'RGBDFolderDataset'
 source_root = 'data/synthetic/rgbd'
 pseudo_label_dir = 'data/pseudo_labels/dpt-synthetic_synthetic-rgbd'

@@ -1,13 +1,13 @@
 # The synthetic world's 3D scenes (d3l.datasets.synthetic.build_world writes them under
 # <world>/scannet in ScanNet's Pointcept layout, the same 20 class ids), read by the real
-# ScanNet dataset config, CPU-sized: training sees whole rooms (~20k points) without
-# voxel subsampling, since the octree of ocnn_unet_small.py averages the points of each
-# 14 cm leaf anyway and subsampling would drop most of the 20 annotated points of a
-# Limited Annotations scene. Evaluation scores every point of the val scenes
+# ScanNet dataset config, CPU-sized: training sees whole rooms (~15k points) without
+# voxel subsampling, since the networks of configs/demo average the points of each voxel
+# (10 cm) or octree leaf anyway and subsampling would drop most of the 20 annotated points
+# of a Limited Annotations scene. Evaluation scores every point of the val scenes
 # (GridSample keeps the inverse map). LA / LR configs set la_file / lr_file.
 _base_ = ['../../../_base_/datasets/scannet.py']
 data_root = 'data/synthetic/scannet'
-grid_size = 0.04  # test-time subsampling only, finer than the octree leaves
+grid_size = 0.04  # test-time subsampling only, finer than the networks' voxels
 max_train_points = 40000
 feat_keys = ('colors', 'normals')
 

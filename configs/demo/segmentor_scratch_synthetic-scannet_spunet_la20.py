@@ -1,0 +1,27 @@
+# Synthetic world, Limited Annotations (20 annotated points per training room), the small
+# sparse-convolution U-Net trained from scratch. tools/demo.py runs it with the world's
+# paths and seeded split files; by hand:
+#   python tools/make_data_efficient_splits.py scannet-la --data-root data/synthetic/scannet
+#   python tools/train.py configs/demo/segmentor_scratch_synthetic-scannet_spunet_la20.py
+_base_ = [
+    '../_base_/default_runtime.py',
+    './_base_/schedules/sgd_poly_iters.py',
+    './_base_/datasets/synthetic_scannet.py',
+    './_base_/models/spunet_small.py',
+]
+train_dataloader = dict(dataset=dict(la_file='data/synthetic/scannet/tasks/points/points20'))
+# class-balanced cross-entropy (weights ~ frequency^-1/2 of a default world's points,
+# normalised to a mean of 1 per point): the short schedule otherwise never gets to the
+# rare classes (sink, toilet, counter: ~0.2-0.4 % of the points). The same for every row.
+model = dict(loss=dict(class_weight=[
+    0.44, 0.68, 1.37, 1.61, 2.12, 1.83, 2.77, 1.6, 1.35, 1.26,
+    3.76, 5.01, 1.7, 1.6, 3.28, 5.43, 6.39, 6.73, 3.71, 3.7]))
+# 500 iterations: 15 fine-tuning runs of the default demo at ~0.19 s per iteration on this
+# CPU. lr 0.05: full labels, 250 iterations, 5 cm voxels gave 21.4 mIoU (class-balanced)
+# against 16.4 at lr 0.02 and 19.3 at lr 0.1 (without class weights)
+max_iters = 500
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
+optim_wrapper = dict(optimizer=dict(lr=0.05))
+default_hooks = dict(logger=dict(interval=50), checkpoint=dict(by_epoch=False, interval=-1,
+                                                                save_last=True))
+log_processor = dict(by_epoch=False)
