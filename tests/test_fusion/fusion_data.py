@@ -58,15 +58,20 @@ def write_frames(root: str, scene_id: str, frames, K: np.ndarray) -> str:
     return folder
 
 
-def generate_frame_labels(tmp_dir: str, frames_root: str, num_classes: int) -> str:
-    """Label the frames with the one-hot teacher of their label/ images."""
+def generate_frame_labels(tmp_dir: str, frames_root: str, num_classes: int,
+                          source_type: str = 'RGBDFolderDataset', label_root=None,
+                          **source_options) -> str:
+    """Label the frames with the one-hot teacher of their label/ images (or
+    of ``label_root/<frame_id>.png``)."""
     config = osp.join(tmp_dir, 'labels_cfg.py')
     out = osp.join(tmp_dir, 'frame_labels')
+    files = '' if label_root is None else f", source='files', root={label_root!r}"
+    options = ''.join(f', {k}={v!r}' for k, v in source_options.items())
     with open(config, 'w') as f:
         f.write(f"""default_scope = 'd3l'
-teacher = dict(type='PrecomputedTeacher', num_classes={num_classes})
+teacher = dict(type='PrecomputedTeacher', num_classes={num_classes}{files})
 pseudo_label_cfg = dict(
-    source=dict(type='RGBDFolderDataset', data_root={frames_root!r},
+    source=dict(type={source_type!r}, data_root={frames_root!r}{options},
                 pipeline=[dict(type='LoadRGBD')]),
     out_dir={out!r}, codec=dict(topk=2, prob_dtype='float16'), stride=1, shard_size=2)
 """)
@@ -75,18 +80,47 @@ pseudo_label_cfg = dict(
 
 
 def fusion_config(tmp_dir: str, scenes_root: str, frames_root: str, frame_labels: str,
-                  out: str, shard_size: int = 1, name: str = 'fuse_cfg.py', **fusion) -> str:
+                  out: str, shard_size: int = 1, name: str = 'fuse_cfg.py',
+                  frames_type: str = 'RGBDFolderDataset', frames_options=None,
+                  **fusion) -> str:
     config = osp.join(tmp_dir, name)
     extra = ''.join(f', {k}={v!r}' for k, v in fusion.items())
+    options = ''.join(f', {k}={v!r}' for k, v in (frames_options or {}).items())
     with open(config, 'w') as f:
         f.write(f"""default_scope = 'd3l'
 fusion = dict(type='SoftLabelFuser',
               scenes=dict(type='ScanNetDataset', data_root={scenes_root!r}, split='train'),
-              frames=dict(type='RGBDFolderDataset', data_root={frames_root!r}),
+              frames=dict(type={frames_type!r}, data_root={frames_root!r}{options}),
               frame_label_dir={frame_labels!r}{extra})
 fused_label_cfg = dict(out_dir={out!r}, shard_size={shard_size})
 """)
     return config
+
+
+def write_scannet_export(root: str, scene_id: str, frames, depth_K, color_K, image: str,
+                         axis_align: np.ndarray) -> str:
+    """Frames as ScanNet's SensReader exports them (ScanNetFramesDataset):
+    the real colour JPEG, 16-bit depth, scan-frame poses, intrinsics and the
+    scene's axisAlignment; returns the folder of per-frame label PNGs."""
+    import shutil
+    scene = osp.join(root, 'scans', scene_id)
+    labels = osp.join(root, 'labels', scene_id)
+    for sub in ('color', 'depth', 'pose', 'intrinsic'):
+        os.makedirs(osp.join(scene, sub), exist_ok=True)
+    os.makedirs(labels, exist_ok=True)
+    for name, K in (('intrinsic_depth.txt', depth_K), ('intrinsic_color.txt', color_K)):
+        full = np.eye(4)
+        full[:3, :3] = K
+        np.savetxt(osp.join(scene, 'intrinsic', name), full)
+    with open(osp.join(scene, f'{scene_id}.txt'), 'w') as f:
+        f.write('axisAlignment = ' + ' '.join(f'{v:.8f}' for v in axis_align.ravel()) + '\n')
+    for i, frame in enumerate(frames):
+        shutil.copy(image, osp.join(scene, 'color', f'{i}.jpg'))
+        raw = np.where(frame['depth'] > 0, np.round(frame['depth'] * 1000), 0)
+        Image.fromarray(raw.astype(np.uint16)).save(osp.join(scene, 'depth', f'{i}.png'))
+        np.savetxt(osp.join(scene, 'pose', f'{i}.txt'), frame['scan_pose'])
+        Image.fromarray(np.asarray(frame['label'], np.uint8)).save(osp.join(labels, f'{i}.png'))
+    return osp.join(root, 'labels')
 
 
 def zbuffer(points: np.ndarray, values: np.ndarray, K: np.ndarray, cam2world: np.ndarray,

@@ -15,6 +15,7 @@ from fusion_data import (
     generate_frame_labels,
     load_tool,
     write_frames,
+    write_scannet_export,
     write_scene,
     zbuffer,
 )
@@ -75,6 +76,43 @@ def test_fused_top1_matches_vertex_labels(tmp_path):
     agreement = float((top1[annotated] == nyu40[annotated]).mean())
     assert agreement >= 0.95, agreement
     assert verify_store(out)['bad'] == []
+
+
+def test_scannet_frames_source(tmp_path):
+    """The same through ScanNetFramesDataset: frames laid out as SensReader
+    exports them (the real 1296 x 968 JPEG resampled into a 640 x 480 depth
+    camera, scan-frame poses + the scene's axisAlignment), labels read by the
+    teacher from per-frame files: fusion uses the aligned poses and the
+    depth camera's K, and the fused top-1 agrees with the vertex labels."""
+    points, colors, nyu40, _, poses = _sample()
+    root = realdata_path('scannet_scene0000')
+    cams = np.load(osp.join(root, 'cameras_scene0000_00.npz'))
+    color_K = cams['intrinsics'][:3, :3]
+    depth_K = color_K.copy()
+    depth_K[:2] *= 640 / 1296  # the colour camera's field of view on a 640 x 480 grid
+    frames = []
+    for pose, scan_pose in zip(poses[:2], cams['extrinsics_cam2world'][:2]):
+        depth, label = zbuffer(points, nyu40, depth_K, pose, (480, 640))
+        frames.append(dict(depth=depth, label=np.where(label > 0, label, 255), scan_pose=scan_pose))
+    frames_root, scenes_root = str(tmp_path / 'scannet'), str(tmp_path / 'scenes')
+    image = osp.join(root, 'posed_images', 'scene0000_00', '00000.jpg')
+    label_root = write_scannet_export(frames_root, 'scene0000_00', frames, depth_K, color_K,
+                                      image, cams['axis_align_matrix'])
+    write_scene(scenes_root, 'scene0000_00', points, colors)
+    frame_labels = generate_frame_labels(str(tmp_path), frames_root, 41, 'ScanNetFramesDataset',
+                                         label_root, frame_skip=1)
+    out = str(tmp_path / 'fused')
+    config = fusion_config(str(tmp_path), scenes_root, frames_root, frame_labels, out,
+                           frames_type='ScanNetFramesDataset',
+                           frames_options=dict(frame_skip=1))
+    load_tool('fuse_soft_labels').main([config])
+    store = FusedLabelStore(out)
+    top1 = SoftLabelCodec.top1(store.get('scene0000_00').lookup(np.arange(len(points)))).numpy()
+    views = store.num_views('scene0000_00')
+    annotated = (views > 0) & (nyu40 > 0)
+    assert annotated.sum() > 5000, annotated.sum()
+    agreement = float((top1[annotated] == nyu40[annotated]).mean())
+    assert agreement >= 0.95, agreement
 
 
 def test_without_depth_test_hidden_vertices_disagree():
