@@ -110,11 +110,8 @@ def pseudo_label_settings(cfg, config: str) -> dict:
     return settings
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    cfg = load_config(args.config, args.cfg_options)
-    check_config_types(cfg, args.config)
-    check_checkpoint(args.checkpoint)
+def _settings(args, cfg) -> tuple:
+    """(settings, out_dir, ratio, label_name), checked."""
     settings = pseudo_label_settings(cfg, args.config)
     out_dir = args.out_dir or settings.get('out_dir')
     if not out_dir:
@@ -122,28 +119,17 @@ def main(argv=None):
     ratio = args.ratio if args.ratio is not None else settings.get('ratio', 0.2)
     if not 0.0 < ratio <= 1.0:
         raise CLIError(f'--ratio must be in (0, 1], got {ratio}')
-    label_name = settings.get('label_name', 'segment20.npy')
     data_root = settings['dataset'].get('data_root')
     if data_root and _inside(out_dir, data_root):
         raise CLIError(f'out_dir {out_dir} is inside the dataset folder {data_root}: '
                        'pseudo-labels go to a separate folder, never beside ground truth')
+    return settings, out_dir, ratio, settings.get('label_name', 'segment20.npy')
 
-    from mmengine.registry import init_default_scope
-    from mmengine.utils import ProgressBar
 
-    from d3l.datasets import point_collate
-    from d3l.datasets.semi import configure_views, listed_key
-    from d3l.registry import DATASETS, MODELS
-    from d3l.semi import (
-        IGNORE_INDEX,
-        load_pseudo_labels,
-        pseudo_label_path,
-        sample_key,
-        save_pseudo_labels,
-        select_confident,
-    )
-
-    init_default_scope(cfg.get('default_scope', 'd3l'))
+def _predicting_model(cfg, args):
+    """The config's model with the checkpoint's weights, returning per-point
+    probabilities; (model, number of classes)."""
+    from d3l.registry import MODELS
     model = MODELS.build(cfg.model)
     _load_weights(model, args.checkpoint, args.config)
     device = torch.device(args.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
@@ -153,49 +139,61 @@ def main(argv=None):
         raise CLIError(f'{type(predictor).__name__} cannot return per-point probabilities; '
                        'confident pseudo-labels need a Segmentor')
     predictor.return_probs = True
-    num_classes = int(predictor.num_classes)
+    return model, int(predictor.num_classes)
 
-    dataset = DATASETS.build(settings['dataset'])
+
+def _label_scene(model, item, key: str, loaded: dict, ratio: float, num_classes: int):
+    from d3l.datasets import point_collate
+    from d3l.semi import select_confident
+    with torch.no_grad():
+        result = model.test_step(point_collate([item]))[0]
+    probs = result.get('probs')
+    if probs is None:
+        raise CLIError(f'{type(model).__name__} returned no probabilities for {key}')
+    confidence, pred = probs.float().max(1)
+    if 'count' in loaded and pred.numel() != loaded['count']:
+        raise CLIError(
+            f'scene {key}: {pred.numel()} predictions for {loaded["count"]} points; the '
+            'pipeline of pseudo_label.dataset subsamples without mapping back (use '
+            'GridSample(..., return_inverse=True), and no crop)')
+    return select_confident(pred.numpy(), confidence.numpy(), ratio, num_classes)
+
+
+def _label_all(model, dataset, out_dir, label_name, ratio, num_classes, overwrite):
+    """Label every scene not done yet; (keys, written, skipped)."""
+    from mmengine.utils import ProgressBar
+
+    from d3l.datasets.semi import configure_views, listed_key
+    from d3l.semi import pseudo_label_path, sample_key, save_pseudo_labels
     loaded = {}  # points per scene before the pipeline subsampled them
     configure_views(dataset, on_load=[lambda r: loaded.update(count=len(r['points'])) or r])
     os.makedirs(out_dir, exist_ok=True)
-
     written = skipped = 0
     keys = []
     progress = ProgressBar(len(dataset))
     for index in range(len(dataset)):
-        key = listed_key(dataset, index)
-        if key is not None and not args.overwrite and osp.isfile(
+        key = listed_key(dataset, index)  # known without loading the scene: skip cheaply
+        if key is None or overwrite or not osp.isfile(
                 pseudo_label_path(out_dir, key, label_name)):
-            keys.append(key)
-            skipped += 1
-            progress.update()
-            continue
-        loaded.clear()
-        item = dataset[index]
-        key = sample_key(item['data_samples'].get('metainfo', {}))
+            loaded.clear()
+            item = dataset[index]
+            key = sample_key(item['data_samples'].get('metainfo', {}))
+            path = pseudo_label_path(out_dir, key, label_name)
+            if overwrite or not osp.isfile(path):
+                save_pseudo_labels(path, _label_scene(model, item, key, loaded, ratio,
+                                                      num_classes))
+                written += 1
+                keys.append(key)
+                progress.update()
+                continue
         keys.append(key)
-        path = pseudo_label_path(out_dir, key, label_name)
-        if not args.overwrite and osp.isfile(path):
-            skipped += 1
-            progress.update()
-            continue
-        with torch.no_grad():
-            result = model.test_step(point_collate([item]))[0]
-        probs = result.get('probs')
-        if probs is None:
-            raise CLIError(f'{type(predictor).__name__} returned no probabilities for {key}')
-        confidence, pred = probs.float().max(1)
-        if 'count' in loaded and pred.numel() != loaded['count']:
-            raise CLIError(
-                f'scene {key}: {pred.numel()} predictions for {loaded["count"]} points; the '
-                'pipeline of pseudo_label.dataset subsamples without mapping back (use '
-                'GridSample(..., return_inverse=True), and no crop)')
-        labels = select_confident(pred.numpy(), confidence.numpy(), ratio, num_classes)
-        save_pseudo_labels(path, labels)
-        written += 1
+        skipped += 1
         progress.update()
+    return keys, written, skipped
 
+
+def _write_meta(args, out_dir, dataset, keys, counts, ratio, label_name, num_classes):
+    from d3l.semi import IGNORE_INDEX, load_pseudo_labels, pseudo_label_path
     kept = np.zeros(num_classes, np.int64)
     total = 0
     for key in keys:
@@ -204,6 +202,7 @@ def main(argv=None):
         labels = labels[labels != IGNORE_INDEX]
         kept += np.bincount(labels, minlength=num_classes)[:num_classes]
     classes = (getattr(dataset, 'metainfo', None) or {}).get('classes') or range(num_classes)
+    written, skipped = counts
     meta = dict(config=osp.abspath(args.config), checkpoint=osp.abspath(args.checkpoint),
                 ratio=ratio, label_name=label_name, scenes=len(dataset), written=written,
                 skipped=skipped, points=int(total), kept_points=int(kept.sum()),
@@ -217,6 +216,25 @@ def main(argv=None):
     print(f'\n{written} scenes labelled, {skipped} skipped (already done) -> {out_dir}; '
           f'kept {int(kept.sum())} of {total} points')
     return meta
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = load_config(args.config, args.cfg_options)
+    check_config_types(cfg, args.config)
+    check_checkpoint(args.checkpoint)
+    settings, out_dir, ratio, label_name = _settings(args, cfg)
+
+    from mmengine.registry import init_default_scope
+
+    from d3l.registry import DATASETS
+    init_default_scope(cfg.get('default_scope', 'd3l'))
+    model, num_classes = _predicting_model(cfg, args)
+    dataset = DATASETS.build(settings['dataset'])
+    keys, written, skipped = _label_all(model, dataset, out_dir, label_name, ratio,
+                                        num_classes, args.overwrite)
+    return _write_meta(args, out_dir, dataset, keys, (written, skipped), ratio, label_name,
+                       num_classes)
 
 
 if __name__ == '__main__':
