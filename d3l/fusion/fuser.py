@@ -6,6 +6,7 @@ from collections import defaultdict
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
+import torch
 from mmengine.dataset import BaseDataset
 
 from d3l.pseudo_labels import (
@@ -127,17 +128,19 @@ class SoftLabelFuser:
         return [BaseDataset.get_data_info(self.scenes, i)['scene_id']
                 for i in range(len(self.scenes))]
 
+    def _frame_infos(self) -> List[dict]:
+        """Listed frame infos (no image is read)."""
+        if hasattr(self.frames, 'get_raw_info'):
+            return [self.frames.get_raw_info(i) for i in range(len(self.frames))]
+        return [self.frames.get_data_info(i) for i in range(len(self.frames))]
+
     def _frame_list(self) -> List[Tuple[int, str]]:
-        infos = (self.frames.get_raw_info(i) if hasattr(self.frames, 'get_raw_info')
-                 else self.frames.get_data_info(i) for i in range(len(self.frames)))
-        return [(i, str(info['frame_id'])) for i, info in enumerate(infos)]
+        return [(i, str(info['frame_id'])) for i, info in enumerate(self._frame_infos())]
 
     def _group_frames(self) -> Dict[str, List[Tuple[int, str]]]:
         grouped: Dict[str, List[Tuple[int, str]]] = defaultdict(list)
-        for i, frame_id in self._frame_list():
-            info = (self.frames.get_raw_info(i) if hasattr(self.frames, 'get_raw_info')
-                    else self.frames.get_data_info(i))
-            grouped[str(info.get('scene_id'))].append((i, frame_id))
+        for i, info in enumerate(self._frame_infos()):
+            grouped[str(info.get('scene_id'))].append((i, str(info['frame_id'])))
         return dict(grouped)
 
     def scene_paths(self) -> List[str]:
@@ -217,7 +220,6 @@ class SoftLabelFuser:
                 continue
             stats['used'] += 1
         fused, views = accumulator.result()
-        import torch
         encoded = self.codec.encode(torch.from_numpy(fused), name=f'scene {scene_id!r}')
         return {k: v.numpy() for k, v in encoded.items()}, views, stats
 

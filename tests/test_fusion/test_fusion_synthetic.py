@@ -235,3 +235,59 @@ def test_fused_pretrain_config_trains(world, fused, tmp_path, backbone):
     metrics = runner.val_loop.run()
     assert 0 <= metrics['aAcc'] <= 100
     assert osp.isfile(osp.join(cfg.work_dir, 'epoch_1.pth'))
+
+
+def test_two_processes_match_one(world, fused):
+    """torchrun with 2 ranks: each fuses its own shards (round-robin), the
+    store is byte-identical to the 1-process run."""
+    out = osp.join(world['tmp'], 'two_ranks')
+    config = fusion_config(world['tmp'], world['scenes_root'], world['frames_root'],
+                           world['labels'], out, name='cfg_two.py')
+    port = 29500 + (os.getpid() + 517) % 1000
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
+           '--master_port', str(port), osp.join(REPO_ROOT, 'tools', 'fuse_soft_labels.py'),
+           config, '--launcher', 'pytorch']
+    env = dict(os.environ, OMP_NUM_THREADS='1',
+               PYTHONPATH=REPO_ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env,
+                          cwd=REPO_ROOT)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert '2 process(es)' in proc.stdout
+    assert _shard_bytes(out) == _shard_bytes(fused)
+    assert read_manifest(out)['fusion_counts']['scenes'] == len(SCENES)
+
+
+def test_bad_frames_are_counted_and_bad_setups_refused(world, tmp_path):
+    """A frame whose pose file is broken is left out and listed, the scene
+    is still fused; a frame label directory that is not one, and frames of
+    another dataset than the labelled one, are one-line errors."""
+    import shutil
+
+    from d3l.pseudo_labels import LabelStoreError
+    frames_root = str(tmp_path / 'frames')
+    shutil.copytree(world['frames_root'], frames_root)
+    labels = osp.join(str(tmp_path), 'labels')
+    shutil.copytree(world['labels'], labels)
+    # same size, other content: the fingerprint's sizes still match
+    pose = osp.join(frames_root, SCENES[0], 'pose', '000001.txt')
+    text = open(pose).read()
+    open(pose, 'w').write('x' * len(text))
+    out = str(tmp_path / 'fused')
+    fuse_cfg = fusion_config(str(tmp_path), world['scenes_root'], frames_root, labels, out)
+    load_tool('fuse_soft_labels').main([fuse_cfg])
+    counts = read_manifest(out)['fusion_counts']
+    assert counts['num_failed_frames'] == 1 and counts['used'] == 2 * NUM_FRAMES - 1
+    assert counts['failed_frames'][0][:2] == [SCENES[0], f'{SCENES[0]}/000001']
+    assert '000001.txt' in counts['failed_frames'][0][2]
+    assert FusedLabelStore(out).num_views(SCENES[0]).max() <= NUM_FRAMES - 1
+
+    not_labels = fusion_config(str(tmp_path), world['scenes_root'], frames_root,
+                               str(tmp_path), str(tmp_path / 'x'), name='cfg_bad.py')
+    with pytest.raises(LabelStoreError, match='not a label directory'):
+        load_tool('fuse_soft_labels').main([not_labels])
+    # depth images re-encoded to another size: not the frames the labels were made from
+    depth = osp.join(frames_root, SCENES[1], 'depth', '000000.png')
+    from PIL import Image
+    Image.open(depth).save(depth, compress_level=0)
+    with pytest.raises(LabelStoreError, match='not those the labels were made from'):
+        load_tool('fuse_soft_labels').main([fuse_cfg, '--out', str(tmp_path / 'y')])
