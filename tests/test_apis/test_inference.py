@@ -33,6 +33,11 @@ model = dict(type='Classifier',
 '''
 
 
+@pytest.fixture(autouse=True)
+def d3l_scope():
+    init_default_scope('d3l')
+
+
 def write_config(tmp_path, text, name='cfg.py'):
     path = tmp_path / name
     path.write_text(textwrap.dedent(text.format(repo=REPO)))

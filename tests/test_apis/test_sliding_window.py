@@ -5,6 +5,7 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
+from mmengine.registry import init_default_scope
 
 from d3l.apis.sliding_window import (
     WEIGHT_FLOOR,
@@ -18,6 +19,11 @@ from d3l.structures.point_octree import ExtentError
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY_UNET = dict(stem_channels=4, enc_channels=[4, 8], enc_blocks=[1, 1], dec_channels=[8, 4],
                  dec_blocks=[1, 1])
+
+
+@pytest.fixture(autouse=True)
+def d3l_scope():
+    init_default_scope('d3l')
 
 
 def scene(length: float, num_points: int = 3000, seed: int = 0, width: float = 6.0):
