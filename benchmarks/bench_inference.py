@@ -93,6 +93,8 @@ def main(argv=None):
     parser.add_argument('--repeats', type=int, default=2)
     parser.add_argument('--threads', type=int, default=1, help='torch CPU threads')
     parser.add_argument('--json', help='also write the figures here')
+    parser.add_argument('--parts', nargs='+', choices=['networks', 'long'],
+                        default=['networks', 'long'], help='which measurements to run')
     args = parser.parse_args(argv)
     import torch
 
@@ -104,7 +106,7 @@ def main(argv=None):
     print(f'scene: {source}, {len(points)} points, {span[0]:.1f} x {span[1]:.1f} x '
           f'{span[2]:.1f} m; CPU, {args.threads} thread(s), median of {args.repeats}')
     figures = {'points': int(len(points)), 'source': source, 'threads': args.threads}
-    for name, config in NETWORKS.items():
+    for name, config in (NETWORKS.items() if 'networks' in args.parts else ()):
         torch.manual_seed(0)
         model = init_model(osp.join(REPO, config))
         times = slide_ratio(model, points, colors, args.repeats)
@@ -117,21 +119,29 @@ def main(argv=None):
               f'({total:.2f} s), forward {forward:.2f} s on {net_points} voxel points; '
               f'slide / whole on this scene (fits one window) = '
               f'{times["slide"] / times["whole"]:.3f}')
-    long_points = np.concatenate([points, points + np.float32([12.0, 0.0, 0.0])])
-    long_colors = np.concatenate([colors, colors])
-    torch.manual_seed(0)
-    sparse = init_model(osp.join(REPO, SPCONV))
-    times = slide_ratio(sparse, long_points, long_colors, max(1, args.repeats - 1))
-    figures['long_scene'] = dict(points=int(len(long_points)),
-                                 length=float(long_points[:, 0].ptp()), **times,
-                                 slide_over_whole=times['slide'] / times['whole'])
-    print(f'long scene ({long_points[:, 0].ptp():.1f} m, {len(long_points)} points, '
-          f'SparseUNet): slide {times["slide"]:.2f} s / whole {times["whole"]:.2f} s = '
-          f'{times["slide"] / times["whole"]:.2f}x')
+    if 'long' in args.parts:
+        figures['long_scene'] = long_scene(points, colors, max(1, args.repeats - 1))
     if args.json:
         with open(args.json, 'w', encoding='utf-8') as f:
             json.dump(figures, f, indent=2)
     return figures
+
+
+def long_scene(points, colors, repeats):
+    import torch
+
+    from d3l.apis import init_model
+
+    long_points = np.concatenate([points, points + np.float32([12.0, 0.0, 0.0])])
+    long_colors = np.concatenate([colors, colors])
+    torch.manual_seed(0)
+    sparse = init_model(osp.join(REPO, SPCONV))
+    times = slide_ratio(sparse, long_points, long_colors, repeats)
+    print(f'long scene ({np.ptp(long_points[:, 0]):.1f} m, {len(long_points)} points, '
+          f'SparseUNet): slide {times["slide"]:.2f} s / whole {times["whole"]:.2f} s = '
+          f'{times["slide"] / times["whole"]:.2f}x')
+    return dict(points=int(len(long_points)), length=float(np.ptp(long_points[:, 0])),
+                **times, slide_over_whole=times['slide'] / times['whole'])
 
 
 if __name__ == '__main__':
