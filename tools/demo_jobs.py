@@ -138,14 +138,29 @@ def job_teacher(spec: dict) -> dict:
     return result
 
 
+def _seg2d_photos(seg2d: str, split: str = 'val'):
+    """(RGB image, label) pairs of the world's teacher photos."""
+    import numpy as np
+    from PIL import Image
+    folder = osp.join(seg2d, 'img_dir', split)
+    for name in sorted(n for n in os.listdir(folder) if n.endswith('.png')):
+        img = np.asarray(Image.open(osp.join(folder, name)).convert('RGB'))
+        label = np.asarray(Image.open(osp.join(seg2d, 'ann_dir', split, name)))
+        yield img, label
+
+
 def job_teacher_zoo(spec: dict) -> dict:
     """--teacher zoo: score the 2D teacher shipped with d3l (its sha256 was
-    checked by the demo) on this world's held-out photos."""
-    result = dict(config=spec['teacher_config'], checkpoint=spec['teacher_checkpoint'],
-                  sha256=spec['teacher_sha256'])
-    result.update(_score_teacher(spec['teacher_config'], spec['teacher_checkpoint'],
-                                 spec['seg2d'], spec['dir']))
-    return result
+    checked by the demo) on this world's held-out photos, through
+    ``MMSegTeacher`` as it labels the frames (its config holds the model only,
+    no data pipeline for ``tools/test.py``)."""
+    from d3l.model_zoo.evaluate import score_photos
+    from d3l.teachers import MMSegTeacher
+    teacher = MMSegTeacher(spec['teacher_config'], spec['teacher_checkpoint'], scale=None)
+    scores = score_photos(teacher, _seg2d_photos(spec['seg2d']))
+    return dict(config=spec['teacher_config'], checkpoint=spec['teacher_checkpoint'],
+                sha256=spec['teacher_sha256'], miou=scores['miou'],
+                pixel_acc=scores['pixel_acc'], iou=scores['iou'], images=scores['images'])
 
 
 def job_pseudo_labels(spec: dict) -> dict:

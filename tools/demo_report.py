@@ -71,7 +71,7 @@ def summarize(plan, results: Dict[str, dict], wall: Dict[str, float], cpu: dict,
                    teacher_2d=dict(source=plan.teacher, miou=round(teacher['miou'], 2),
                                    pixel_acc=round(teacher['pixel_acc'], 2),
                                    checkpoint=teacher.get('checkpoint'),
-                                   sha256=teacher.get('sha256'),
+                                   sha256=teacher.get('sha256'), iou=teacher.get('iou'),
                                    scored_on='the world\'s held-out teacher photos (seg2d val)'
                                    if plan.teacher != 'oracle' else None))
     summary.update(_finetune_rows(plan, results))
@@ -178,10 +178,10 @@ def _teacher_lines(plan, summary: dict) -> List[str]:
         lines.append('- Oracle teacher: the RGB-D frames\' ground-truth 2D labels (30 classes, '
                      'one-hot with label smoothing 0.1), the upper bound of a perfect 2D teacher.')
     else:
-        kind = ('shipped with d3l (`d3l/model_zoo`, docs/model_zoo.md), trained once on the '
-                'teacher corpus' if plan.teacher == 'zoo' else
-                'trained from scratch inside the demo on the world\'s photos')
-        lines.append(f'- 2D teacher (mmseg DPT, {kind}, 30 classes): mIoU '
+        kind = ('DPT-Hybrid shipped with d3l: `d3l.model_zoo`, docs/model_zoo.md; trained once '
+                'on the teacher corpus' if plan.teacher == 'zoo' else
+                'DPT trained from scratch inside the demo on the world\'s photos')
+        lines.append(f'- 2D teacher (mmseg {kind}; 30 classes): mIoU '
                      f'**{summary["teacher_2d_miou"]:.1f}**, pixel accuracy '
                      f'{summary["teacher_2d_pixel_acc"]:.1f} on this world\'s held-out photos.')
     if 'miou' in labels:
