@@ -54,7 +54,9 @@ MODEL_WRAPPERS = Registry(
     'model wrapper', parent=MMENGINE_MODEL_WRAPPERS, locations=['d3l.models'])
 WEIGHT_INITIALIZERS = Registry(
     'weight initializer', parent=MMENGINE_WEIGHT_INITIALIZERS, locations=['d3l.models'])
-TASK_UTILS = Registry('task util', parent=MMENGINE_TASK_UTILS, locations=['d3l.models'])
+# d3l.fusion: SoftLabelFuser (tools/fuse_soft_labels.py)
+TASK_UTILS = Registry(
+    'task util', parent=MMENGINE_TASK_UTILS, locations=['d3l.models', 'd3l.fusion'])
 
 OPTIMIZERS = Registry('optimizer', parent=MMENGINE_OPTIMIZERS, locations=['d3l.engine'])
 OPTIM_WRAPPERS = Registry(

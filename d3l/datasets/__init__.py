@@ -2,6 +2,7 @@
 the transforms)."""
 from . import transforms  # noqa: F401
 from .collate import point_collate
+from .fused_scene import FusedSceneDataset  # noqa: F401
 from .modelnet import ModelNet40Dataset  # noqa: F401
 from .pretrain import LoadSoftLabels, PretrainRGBDDataset  # noqa: F401
 from .rgbd import *  # noqa: F401,F403
