@@ -22,7 +22,7 @@ from .normals import estimate_normals
 
 #: test-pipeline transforms that inference on given arrays skips: they load
 #: or lift data from files, or drop points (inference labels every point)
-SKIPPED_TRANSFORMS = ('LimitPoints', 'RandomChunkCrop', 'LoadSoftLabels')
+SKIPPED_TRANSFORMS = ('LimitPoints', 'RandomChunkCrop', 'FitToCube', 'LoadSoftLabels')
 SKIPPED_PREFIXES = ('Load', 'Lift')
 #: colour given to every point of a scan without colours (for a model trained with colours)
 MISSING_COLOR = 0.5

@@ -59,8 +59,8 @@ def _check_inside(normalized: Tensor, coord: Tensor, batch: Tensor, batch_size: 
         message = (f'cloud {cloud} of the batch spans {extent[0]:g} x {extent[1]:g} x '
                    f'{extent[2]:g} m, larger than the octree cube of {limit:g} m '
                    f'(2 x scale={scale:g}); {count} points would fall outside. Crop training '
-                   'clouds to the cube (RandomChunkCrop) and use sliding windows at test '
-                   "time (model test_cfg mode='slide')")
+                   'clouds to the cube (FitToCube, RandomChunkCrop) and use sliding windows at '
+                   "test time (model test_cfg mode='slide')")
     else:
         limit = 2.0
         message = (f'cloud {cloud} of the batch has {count} points outside [-1, 1] '
