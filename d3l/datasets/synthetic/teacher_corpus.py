@@ -205,11 +205,14 @@ def build_teacher_corpus(out_dir: str, spec='default', progress: bool = True,
         return manifest
     started = _read_json(osp.join(root, 'corpus.json'))
     if started is not None and started != config:
+        old_spec, new_spec = started.get('spec') or {}, config['spec']
+        differs = sorted(k for k in set(old_spec) | set(new_spec)
+                         if old_spec.get(k) != new_spec.get(k))
         raise CorpusMismatchError(
             f'{root} holds a teacher corpus of another spec '
-            f'({(started.get("spec") or {}).get("name")}, version {started.get("version")}) '
-            f'than requested ({spec.name}, version {CORPUS_VERSION}); use another directory '
-            'or delete it')
+            f'({old_spec.get("name")}, version {started.get("version")}; differs in '
+            f'{differs or ["version"]}) than requested ({spec.name}, version '
+            f'{CORPUS_VERSION}); use another directory or delete it')
     W.save_json(osp.join(root, 'corpus.json'), config)
     stages = _Stages(progress, max(1, int(workers)))
     for split in spec.splits:
