@@ -1,5 +1,6 @@
 """The shipped teacher's 2D corpus: seeds, determinism, resume, mmseg format,
 panorama crops that match PanoramaCrops."""
+import dataclasses
 import hashlib
 import os
 import os.path as osp
@@ -86,7 +87,7 @@ def test_deterministic_resumable_and_refuses_another_spec(corpus, tmp_path):
     os.remove(osp.join(other, 'manifest.json'))
     build_teacher_corpus(other, 'tiny', progress=False)
     assert _digests(other) == _digests(root)
-    changed = CorpusSpec('tiny', TINY.splits, image_size=(32, 24))
+    changed = dataclasses.replace(TINY, image_size=(32, 24))
     with pytest.raises(CorpusMismatchError, match=r"another spec.*differs in \['image_size'\]"):
         build_teacher_corpus(other, changed, progress=False)
 
