@@ -14,9 +14,9 @@ model = dict(
         dec_channels=[256, 128, 96, 96],
         dec_blocks=[2, 2, 2, 2]),
     decode_head=dict(type='SegHead', num_classes=20),
-    loss=dict(type='CrossEntropyLoss', ignore_index=255))
-# Test time: Segmentor's default test_cfg = dict(mode='slide', window_size=10.0, stride=5.0)
-# (the authors' 10 m windows at a 5 m stride): scenes larger than a window are cut into
-# windows whose probabilities are merged, weighted towards window centres; scenes that fit
-# run in one pass. mode='whole' disables it. See docs/inference.md. (It is not spelled out
-# here because Pretrainer, which inherits this model, does not take test_cfg yet.)
+    loss=dict(type='CrossEntropyLoss', ignore_index=255),
+    # sliding windows (docs/inference.md): window_size None = the authors' 10 m, or the
+    # backbone's extent when smaller; stride None = half the window (their 5 m). Scenes larger
+    # than a window are cut into windows whose probabilities are merged, weighted towards
+    # window centres; scenes that fit run in one pass; mode='whole' disables it.
+    test_cfg=dict(mode='slide', window_size=None, stride=None))

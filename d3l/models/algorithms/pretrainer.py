@@ -35,10 +35,10 @@ class Pretrainer(Segmentor):
 
     def __init__(self, backbone: dict, decode_head: dict, loss: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None, return_probs: bool = False,
-                 init_cfg=None):
+                 test_cfg: Optional[dict] = None, init_cfg=None):
         super().__init__(backbone, decode_head, loss=loss or dict(type='SoftCrossEntropyLoss'),
                          data_preprocessor=data_preprocessor, return_probs=return_probs,
-                         init_cfg=init_cfg)
+                         test_cfg=test_cfg, init_cfg=init_cfg)
 
     def soft_targets(self, data_samples: List[dict], device) -> Tensor:
         """Concatenated dense (N, C) targets of a batch."""
