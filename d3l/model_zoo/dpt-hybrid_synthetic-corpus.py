@@ -30,7 +30,10 @@ model = dict(
         readout_type='project', input_transform='multiple_select', in_index=(0, 1, 2, 3),
         norm_cfg=norm_cfg,
         loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0,
-                         avg_non_ignore=True)),
+                         avg_non_ignore=True),
+        # mmseg's std 0.01 leaves the logits of a 24-channel head near zero for hundreds of
+        # iterations (training sat at the class prior); 0.1 starts learning at once
+        init_cfg=dict(type='Normal', std=0.1, override=dict(name='conv_seg'))),
     auxiliary_head=None,
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))
