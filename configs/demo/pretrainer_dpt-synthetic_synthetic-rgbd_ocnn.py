@@ -1,7 +1,8 @@
 # Pre-train the small O-CNN U-Net on the synthetic 2D teacher's soft labels (30 classes)
 # of the synthetic world's RGB-D frames and panoramas, as configs/pretrain/ does with DPT
-# on ADE20K and Matterport3D / SUN RGB-D. tools/demo.py runs the three steps with the
-# world's paths; by hand (WORLD = the world folder, TEACHER = the teacher checkpoint):
+# on ADE20K and Matterport3D / SUN RGB-D (demo version 2; tools/demo.py now runs
+# pretrainer_dpt-synthetic_synthetic-rgbd_spunet.py). By hand (WORLD = the world folder,
+# TEACHER = the teacher checkpoint):
 #   1. python tools/generate_pseudo_labels.py THIS_CONFIG --cfg-options \
 #          teacher.checkpoint=TEACHER pseudo_label_cfg.source.data_root=WORLD/rgbd
 #   2. python tools/train.py THIS_CONFIG --cfg-options \

@@ -1,6 +1,6 @@
 # Synthetic world, Limited Annotations (20 annotated points per scene), the small
-# O-CNN U-Net trained from scratch. tools/demo.py runs it with the world's paths and
-# seeded split files; by hand:
+# O-CNN U-Net trained from scratch (the network of demo version 2; tools/demo.py now runs
+# the *_spunet_* configs, these O-CNN ones stay for comparison). By hand:
 #   python tools/make_data_efficient_splits.py scannet-la --data-root data/synthetic/scannet
 #   python tools/train.py configs/demo/segmentor_scratch_synthetic-scannet_ocnn_la20.py
 _base_ = [
