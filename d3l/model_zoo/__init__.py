@@ -52,7 +52,7 @@ SYNTHETIC_DPT = ZooEntry(
     name='synthetic_dpt',
     config_file='dpt-hybrid_synthetic-corpus.py',
     checkpoint_file='dpt-hybrid_synthetic-corpus.pth',
-    sha256='dde59ffe0c7ffa578cf2c9ca8d3bdcf25ca26ef19e32d56b7f033debc00be1c0',
+    sha256='603d47c3aa46b7b73b7f3ca7e86460b4eec30031242540b72fd6ecbfe62aa3f6',
     description='DPT-Hybrid (conv stem + 4-layer ViT, 1.3M parameters), 30 ADE20K-like '
                 'classes of d3l.datasets.synthetic, trained from scratch on the teacher corpus')
 

@@ -17,9 +17,9 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DOC = osp.join(REPO, 'docs', 'model_zoo.md')
 #: a world seed outside every corpus split (train 1000-1039, held-out 5000-5004)
 UNSEEN_SEED = 7001
-#: the issue asks for 35; the shipped weights score 12.7 on these photos (random weights: 0.4),
+#: the issue asks for 35; the shipped weights score 23.4 on these photos (random weights: 0.4),
 #: see docs/model_zoo.md for why they fall short
-MIN_MIOU = 8.0
+MIN_MIOU = 15.0
 
 
 @pytest.fixture(scope='module')
