@@ -124,8 +124,11 @@ class _Stages:
                 step(skipped=True)
             if self.workers > 1 and len(todo) > 1:
                 import multiprocessing as mp
-                context = mp.get_context('fork' if 'fork' in mp.get_all_start_methods()
-                                         else 'spawn')
+
+                # not 'fork': a job that runs torch in a child forked from a process
+                # whose OpenMP pool has run (any earlier torch op) can hang forever
+                methods = mp.get_all_start_methods()
+                context = mp.get_context('forkserver' if 'forkserver' in methods else 'spawn')
                 with context.Pool(min(self.workers, len(todo))) as pool:
                     for _ in pool.imap_unordered(_call, todo):
                         step()
