@@ -16,6 +16,28 @@ REALDATA_DIR = osp.join(SHARED_DIR, 'realdata')
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 
+@pytest.fixture(autouse=True)
+def isolated_mmengine_state():
+    """Each test starts in d3l's default scope, with MMEngine loggers writing
+    to this test's streams: a Runner of an earlier test may have left another
+    scope current (mmseg's for a teacher config), and a logger created under
+    an earlier test's captured output would write to a closed stream."""
+    import logging
+
+    from mmengine.logging import MMLogger
+    from mmengine.registry import init_default_scope
+
+    init_default_scope('d3l')
+    for logger in list(MMLogger._instance_dict.values()):
+        for handler in logger.handlers:
+            stream = getattr(handler, 'stream', None)
+            if (type(handler) is logging.StreamHandler and stream is not None
+                    and getattr(stream, 'closed', False)):
+                # not setStream: it flushes the closed stream first
+                handler.stream = sys.stdout  # MMLogger's console handler writes to stdout
+    yield
+
+
 def realdata_path(*parts: str) -> str:
     """Path below ../shared/realdata; skips the test when it is missing."""
     path = osp.join(REALDATA_DIR, *parts)
