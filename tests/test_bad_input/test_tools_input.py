@@ -122,8 +122,10 @@ def test_test_tool_bad_paths(tmp_path, capsys, kind):
 
 
 # --------------------------------------------------------------------------- tools/train.py
-def _write_config(tmp_path, body):
-    config = tmp_path / 'cfg.py'
+def _write_config(tmp_path, body, name='cfg.py'):
+    # MMEngine names a Runner's logger and message hub after the config file and the second:
+    # two Runners of one file within a second would share them
+    config = tmp_path / name
     config.write_text(f"_base_ = ['{CONFIG}']\n" + textwrap.dedent(body))
     return str(config)
 
@@ -163,7 +165,8 @@ def test_load_from_of_another_architecture_fails_unless_allowed(tmp_path, capsys
     # allowed on purpose: trains, and the log says why and what was left out
     allowed = _write_config(tmp_path, f"load_from = '{ckpt}'\nmax_epochs = 1\n"
                                       "train_cfg = dict(max_epochs=1)\n"
-                                      "allow_partial = 'last layer re-initialised on purpose'\n")
+                                      "allow_partial = 'last layer re-initialised on purpose'\n",
+                            name='cfg_allowed.py')
     train([allowed, '--work-dir', str(tmp_path / 'wd2'), '--cfg-options', *SMALL])
     assert (tmp_path / 'wd2' / 'epoch_1.pth').is_file()
     log = ''.join(p.read_text() for p in (tmp_path / 'wd2').rglob('*.log'))

@@ -117,6 +117,9 @@ def _runner(tmp_path, name, max_epochs=2, resume=None, extra=None):
                         dict(type='RampUpHook', end=10.0, length=1.5),
                         dict(type='RecordStudentHook')]
     cfg.work_dir = str(tmp_path / name)
+    # MMEngine names a Runner's logger and message hub after the config and the second: a
+    # unique name keeps two Runners of one second from sharing their iteration state
+    cfg.experiment_name = f'ema_{name}_{id(cfg)}'
     fill_scheduler_ends(cfg)
     adapt_to_device(cfg)
     if resume:
