@@ -9,7 +9,6 @@ written file (record them in ``d3l/model_zoo`` and ``docs/model_zoo.md``).
 """
 import argparse
 import json
-import os
 import os.path as osp
 import sys
 
@@ -26,6 +25,7 @@ def export(checkpoint: str, out: str, half: bool = False) -> dict:
     import torch
 
     from d3l.model_zoo import file_sha256
+    from d3l.utils import fileio
     from d3l.utils.compat import safe_torch_load
     from d3l.utils.errors import D3LError
 
@@ -42,10 +42,8 @@ def export(checkpoint: str, out: str, half: bool = False) -> dict:
     kept_meta = dict(dataset_meta=dict(classes=list(dataset_meta['classes']),
                                        palette=[list(p) for p in dataset_meta.get('palette', [])]),
                      iter=meta.get('iter'), source=osp.basename(checkpoint))
-    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
-    tmp = f'{out}.tmp{os.getpid()}'
-    torch.save(dict(state_dict=weights, meta=kept_meta), tmp)
-    os.replace(tmp, out)
+    with fileio.atomic_path(out) as tmp:
+        torch.save(dict(state_dict=weights, meta=kept_meta), tmp)
     return dict(out=osp.abspath(out), bytes=osp.getsize(out), sha256=file_sha256(out),
                 iter=meta.get('iter'), tensors=len(weights))
 

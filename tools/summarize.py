@@ -20,12 +20,13 @@ import argparse
 import glob
 import json
 import math
-import os
 import os.path as osp
 import re
 import sys
 from collections import defaultdict
 from typing import Dict, List, Optional, Tuple
+
+from d3l.utils import fileio, markdown
 
 #: primary metric per dataset token (first match wins)
 DEFAULT_METRICS = [('scannet', 'mIoU'), ('modelnet', 'OA'), ('shapenet', 'ins_mIoU'),
@@ -128,14 +129,6 @@ def collect(folders: List[str], override: Optional[str]) -> Tuple[list, list]:
     return runs, missing
 
 
-def _cell(values: List[float]) -> str:
-    if len(values) == 1:
-        return f'{values[0]:.1f}'
-    mean = sum(values) / len(values)
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
-    return f'{mean:.1f} ± {std:.1f} ({len(values)})'
-
-
 def make_tables(runs: List[dict]) -> str:
     groups = defaultdict(list)
     for run in runs:
@@ -151,13 +144,11 @@ def make_tables(runs: List[dict]) -> str:
         title = dataset or 'runs'
         if family not in ('full', 'subset'):
             title += f' {family}'
-        lines = [f'### {title} ({metric})', '',
-                 '| method | ' + ' | '.join(h for _, h in columns) + ' |',
-                 '| --- |' + ' ---: |' * len(columns)]
-        for row in sorted(rows):
-            cells = [_cell(rows[row][h]) if rows[row][h] else '–' for _, h in columns]
-            lines.append(f'| {row} | ' + ' | '.join(cells) + ' |')
-        blocks.append('\n'.join(lines))
+        cells = [[row] + [markdown.mean_std_of(rows[row][h]) if rows[row][h] else None
+                          for _, h in columns] for row in sorted(rows)]
+        table = markdown.table(['method'] + [h for _, h in columns], cells,
+                               align='-' + 'r' * len(columns), missing='–')
+        blocks.append(f'### {title} ({metric})\n\n{table}')
     return '\n\n'.join(blocks) + '\n'
 
 
@@ -176,10 +167,7 @@ def main(argv=None) -> str:
     text = make_tables(runs)
     print(text)
     if args.out:
-        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-        with open(f'{args.out}.tmp', 'w', encoding='utf-8') as f:
-            f.write(text)
-        os.replace(f'{args.out}.tmp', args.out)
+        fileio.write_text(args.out, text)
     return text
 
 

@@ -11,6 +11,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import numpy as np
 from torch import nn
 
+from d3l.utils import fileio
 from d3l.utils.errors import D3LError
 from d3l.visualization import default_palette, label_colors, write_ply
 
@@ -28,13 +29,6 @@ class FileResult:
     outputs: Dict[str, str] = field(default_factory=dict)
     num_points: int = 0
     seconds: float = 0.0
-
-
-def _save_npy(path: str, array: np.ndarray) -> str:
-    tmp = f'{path}.tmp.npy'
-    np.save(tmp, array)
-    os.replace(tmp, path)
-    return path
 
 
 def output_stem(path: str, out_dir: str) -> str:
@@ -63,9 +57,9 @@ def write_prediction(stem: str, points: np.ndarray, result: dict, dataset_meta: 
         palette = default_palette(num_classes)
     outputs = {'ply': write_ply(f'{stem}_pred.ply', points,
                                 colors=label_colors(labels, palette), labels=labels),
-               'labels': _save_npy(f'{stem}_labels.npy', labels.astype(np.int64))}
+               'labels': fileio.save_npy(f'{stem}_labels.npy', labels.astype(np.int64))}
     if save_probs:
-        outputs['probs'] = _save_npy(f'{stem}_probs.npy', result['probs'].astype(np.float16))
+        outputs['probs'] = fileio.save_npy(f'{stem}_probs.npy', result['probs'].astype(np.float16))
     return outputs
 
 

@@ -62,12 +62,8 @@ def read_id_list(path: str, what: str = 'id') -> List[str]:
 
 def write_id_list(path: str, ids: Iterable[str]) -> None:
     """Write ids one per line, atomically."""
-    import os
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = f'{path}.tmp'
-    with open(tmp, 'w', encoding='utf-8') as f:
-        f.write(''.join(f'{i}\n' for i in ids))
-    os.replace(tmp, path)
+    from d3l.utils import fileio
+    fileio.write_text(path, ''.join(f'{i}\n' for i in ids))
 
 
 def _format_ids(ids: Sequence[str], limit: int = 5) -> str:

@@ -11,6 +11,7 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
 from d3l.registry import HOOKS, METRICS
+from d3l.utils import fileio
 
 
 def _sample_name(meta: dict) -> str:
@@ -87,12 +88,10 @@ class PredictionExportHook(Hook):
     def after_test(self, runner) -> None:
         if self._rows:
             path = osp.join(self.out_dir, 'predictions.csv')
-            tmp = f'{path}.tmp'
-            with open(tmp, 'w', encoding='utf-8', newline='') as f:
+            with fileio.atomic_open(path, 'w', newline='') as f:
                 writer = csv.writer(f)
                 writer.writerow(['sample', 'pred', 'gt', 'score'])
                 writer.writerows(self._rows)
-            os.replace(tmp, path)
         print_log(f'predictions written to {self.out_dir}', logger='current')
 
     # ---------------------------------------------------------------- helpers
@@ -154,16 +153,12 @@ class PredictionExportHook(Hook):
         self._write(name, points, pred, None, meta)
 
     def _save_labels(self, name: str, pred: np.ndarray, meta: dict) -> None:
-        path = osp.join(self.out_dir, f'{name}.npy')
-        np.save(f'{path}.tmp.npy', pred.astype(np.int64))
-        os.replace(f'{path}.tmp.npy', path)
+        fileio.save_npy(osp.join(self.out_dir, f'{name}.npy'), pred.astype(np.int64))
         nyu40_ids = meta.get('nyu40_ids')
         if nyu40_ids is not None:
             table = np.asarray(nyu40_ids, np.int64)
-            txt = osp.join(self.out_dir, f'{name}.txt')
-            with open(f'{txt}.tmp', 'w', encoding='utf-8') as f:
-                f.write('\n'.join(map(str, table[pred])) + '\n')
-            os.replace(f'{txt}.tmp', txt)
+            fileio.write_text(osp.join(self.out_dir, f'{name}.txt'),
+                              '\n'.join(map(str, table[pred])) + '\n')
 
 
 @METRICS.register_module()

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import glob
 import hashlib
-import os
 import os.path as osp
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
+
+from d3l.utils import fileio
 
 SHARD_PATTERN = 'shard_{:05d}.npz'
 CHECKSUM_SUFFIX = '.sha256'
@@ -82,14 +83,8 @@ def planned_frames(manifest: dict, shard_index: int) -> List[str]:
 
 def write_checksum(shard_file: str, sha256: str) -> str:
     """Write the ``.sha256`` file of a shard atomically."""
-    path = checksum_path(shard_file)
-    tmp = f'{path}.tmp-{os.getpid()}'
-    with open(tmp, 'w', encoding='ascii') as f:
-        f.write(f'{sha256}  {osp.basename(shard_file)}\n')
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return path
+    return fileio.write_text(checksum_path(shard_file), f'{sha256}  {osp.basename(shard_file)}\n',
+                             encoding='ascii', fsync=True)
 
 
 def read_checksum(shard_file: str) -> Optional[str]:

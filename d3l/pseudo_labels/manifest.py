@@ -30,6 +30,7 @@ import os.path as osp
 import time
 from typing import Any, Dict, List, Optional
 
+from d3l.utils import fileio
 from d3l.utils.errors import D3LError
 
 FORMAT_VERSION = 2
@@ -50,13 +51,9 @@ def now_iso() -> str:
 
 
 def write_json_atomic(path: str, payload: dict) -> None:
-    """Write JSON under a temporary name, then rename it into place."""
-    tmp = f'{path}.tmp-{os.getpid()}'
-    with open(tmp, 'w', encoding='utf-8') as f:
-        json.dump(payload, f, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """The manifest's format (indent 1), fsync'd: :func:`d3l.utils.fileio.write_json`.
+    Kept importable for callers of the old name."""
+    fileio.write_json(path, payload, indent=1, fsync=True)
 
 
 def make_manifest(*, teacher: Dict[str, Any], num_classes: int, class_names: List[str],

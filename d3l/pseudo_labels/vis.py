@@ -1,11 +1,11 @@
 """PNG overlays of teacher labels (``generate_pseudo_labels.py --vis``)."""
 from __future__ import annotations
 
-import os
-import os.path as osp
 import re
 
 import numpy as np
+
+from d3l.utils import fileio
 
 
 def safe_name(frame_id: str) -> str:
@@ -30,7 +30,5 @@ def save_overlay(path: str, img: np.ndarray, probs, stride: int) -> None:
     overlay = (0.4 * img + 0.6 * colors).astype(np.uint8)
     conf_img = np.repeat((conf * 255).astype(np.uint8)[..., None], 3, 2)
     canvas = np.concatenate([img, overlay, conf_img], axis=1)
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    tmp = f'{path}.tmp-{os.getpid()}.png'
-    Image.fromarray(canvas).save(tmp)
-    os.replace(tmp, path)
+    with fileio.atomic_open(path, 'wb') as f:
+        Image.fromarray(canvas).save(f, format='PNG')

@@ -15,11 +15,12 @@ separate output root, so ground-truth files are never touched.
 from __future__ import annotations
 
 import math
-import os
 import os.path as osp
 from typing import Mapping, Optional
 
 import numpy as np
+
+from d3l.utils import fileio
 
 IGNORE_INDEX = 255
 #: value written for "no pseudo-label" (Pointcept's ignore value in segment20.npy)
@@ -106,18 +107,14 @@ def pseudo_label_path(root: str, key: str, label_name: str = 'segment20.npy') ->
 def save_pseudo_labels(path: str, labels: np.ndarray,
                        ignore_index: int = IGNORE_INDEX) -> None:
     """Write labels (``ignore_index`` = none) as int16 with -1 = none,
-    atomically (a temporary name, then ``os.replace``)."""
+    atomically (:func:`d3l.utils.fileio.save_npy`)."""
     labels = np.asarray(labels).reshape(-1).astype(np.int64)
     kept = labels[labels != ignore_index]
     if kept.size and (kept.min() < 0 or kept.max() > np.iinfo(FILE_DTYPE).max):
         raise ValueError(f'{path}: class ids {kept.min()}..{kept.max()} do not fit the file '
                          f'format ({np.dtype(FILE_DTYPE).name}, -1 = none)')
     array = np.where(labels == ignore_index, FILE_IGNORE, labels).astype(FILE_DTYPE)
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = f'{path}.tmp.{os.getpid()}'
-    with open(tmp, 'wb') as f:
-        np.save(f, array)
-    os.replace(tmp, path)
+    fileio.save_npy(path, array)
 
 
 def load_pseudo_labels(path: str, num_points: Optional[int] = None,

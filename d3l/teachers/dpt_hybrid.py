@@ -21,15 +21,14 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import json
-import os
 import os.path as osp
 import re
-import shutil
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
+
+from d3l.utils import fileio
 
 from .mmseg_teacher import TeacherCheckpointError
 
@@ -236,20 +235,14 @@ def convert_checkpoint(src: str, out_dir: str, class_names: Optional[Sequence[st
             f'{src}: the converted weights do not fill DPTForSemanticSegmentation: '
             f'{len(missing)} missing (e.g. {missing[:3]}), {len(unexpected)} unexpected '
             f'(e.g. {unexpected[:3]}); check num_attention_heads / vit_hooks')
-    tmp = f'{out_dir.rstrip(os.sep)}.tmp'
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.eval().save_pretrained(tmp)
-    with open(osp.join(tmp, 'preprocessor_config.json'), 'w', encoding='utf-8') as f:
-        json.dump(ISL_PREPROCESSOR, f, indent=2)
     report = {'source': osp.abspath(src), 'source_sha256': sha256_of(src),
               'source_keys': len(state), 'converted_keys': len(converted),
               'left_out': sorted(k for k in state if k.startswith(UNUSED_PREFIXES)),
               'num_labels': config.num_labels, 'converter': 'd3l.teachers.dpt_hybrid'}
-    with open(osp.join(tmp, 'conversion.json'), 'w', encoding='utf-8') as f:
-        json.dump(report, f, indent=2)
-    if osp.isdir(out_dir):
-        shutil.rmtree(out_dir)
-    os.replace(tmp, out_dir)
+    with fileio.atomic_dir(out_dir) as tmp:
+        model.eval().save_pretrained(tmp)
+        fileio.write_json(osp.join(tmp, 'preprocessor_config.json'), ISL_PREPROCESSOR)
+        fileio.write_json(osp.join(tmp, 'conversion.json'), report)
     log(f'converted {len(state)} isl-org keys into {len(converted)} transformers keys '
         f'({len(report["left_out"])} unused classifier keys left out) -> {out_dir}')
     return out_dir

@@ -1,10 +1,10 @@
 """Write point clouds with colours / labels as PLY (readable by MeshLab,
 CloudCompare, Open3D)."""
-import os
-import os.path as osp
 from typing import Optional, Sequence
 
 import numpy as np
+
+from d3l.utils import fileio
 
 
 def default_palette(num_classes: int, seed: int = 3) -> np.ndarray:
@@ -69,9 +69,6 @@ def write_ply(path: str, points: np.ndarray, colors: Optional[np.ndarray] = None
     vertex = np.empty(len(points), dtype=fields)
     for (name, _), column in zip(fields, columns):
         vertex[name] = column
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = f'{path}.tmp'
-    PlyData([PlyElement.describe(vertex, 'vertex')], text=False,
-            byte_order='<').write(tmp)
-    os.replace(tmp, path)
+    with fileio.atomic_open(path, 'wb') as f:
+        PlyData([PlyElement.describe(vertex, 'vertex')], text=False, byte_order='<').write(f)
     return path

@@ -35,13 +35,13 @@ import csv
 import json
 import os
 import os.path as osp
-import shutil
 import sys
 from multiprocessing import Pool
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+from d3l.utils import fileio
 from d3l.utils.errors import D3LError
 
 MESH_SUFFIX = '_vh_clean_2.ply'
@@ -274,38 +274,31 @@ def convert_scene(scene_dir: str, scene_id: str, split: str,
     return out
 
 
-def write_scene(arrays: Dict[str, np.ndarray], out_dir: str) -> None:
-    """Write into a temporary sibling folder, then move into place."""
-    parent = osp.dirname(out_dir)
-    os.makedirs(parent, exist_ok=True)
-    tmp = osp.join(parent, f'.{osp.basename(out_dir)}.tmp{os.getpid()}')
-    if osp.isdir(tmp):
-        shutil.rmtree(tmp)
-    os.makedirs(tmp)
+def _save_arrays(folder: str, arrays: Dict[str, np.ndarray]) -> str:
+    """Each array as ``<name>.npy``; returns the marker text (their sizes)."""
     sizes = {}
     for name, array in arrays.items():
-        np.save(osp.join(tmp, f'{name}.npy'), array)
-        sizes[f'{name}.npy'] = osp.getsize(osp.join(tmp, f'{name}.npy'))
-    marker = json.dumps({'sizes': sizes})
+        path = fileio.save_npy(osp.join(folder, f'{name}.npy'), array)
+        sizes[f'{name}.npy'] = osp.getsize(path)
+    return json.dumps({'sizes': sizes})
+
+
+def write_scene(arrays: Dict[str, np.ndarray], out_dir: str) -> None:
+    """Write into a temporary sibling folder, then move into place."""
     if not osp.exists(out_dir):
-        os.replace(tmp, out_dir)
+        with fileio.atomic_dir(out_dir, overwrite=False) as tmp:
+            marker = _save_arrays(tmp, arrays)
         _write_marker(out_dir, marker)
         return
-    # an earlier partial folder (or another tool's): drop its marker first,
-    # replace file by file, and mark the scene complete last
+    # an earlier partial folder (or another tool's, whose other files stay):
+    # drop its marker first, replace file by file, and mark the scene complete last
     if osp.exists(osp.join(out_dir, COMPLETE_MARKER)):
         os.remove(osp.join(out_dir, COMPLETE_MARKER))
-    for name in os.listdir(tmp):
-        os.replace(osp.join(tmp, name), osp.join(out_dir, name))
-    os.rmdir(tmp)
-    _write_marker(out_dir, marker)
+    _write_marker(out_dir, _save_arrays(out_dir, arrays))
 
 
 def _write_marker(out_dir: str, text: str) -> None:
-    tmp = osp.join(out_dir, f'{COMPLETE_MARKER}.tmp{os.getpid()}')
-    with open(tmp, 'w', encoding='utf-8') as f:
-        f.write(text)
-    os.replace(tmp, osp.join(out_dir, COMPLETE_MARKER))
+    fileio.write_text(osp.join(out_dir, COMPLETE_MARKER), text)
 
 
 # ----------------------------------------------------------------------------
