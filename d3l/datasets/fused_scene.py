@@ -8,15 +8,14 @@ sample: pre-training sees the teacher's labels only.
 """
 from __future__ import annotations
 
-import logging
-from typing import Optional, Sequence
+from typing import Sequence
 
 import numpy as np
-from mmengine.dataset import BaseDataset
-from mmengine.logging import print_log
 
 from d3l.pseudo_labels import LabelStoreError, SoftLabelCodec
 from d3l.registry import DATASETS
+
+from .stored_labels import MISSING_MODES, StoredLabelsDataset
 
 IGNORE_INDEX = 255
 #: ground-truth keys of the scenes that must not reach pre-training
@@ -24,7 +23,7 @@ GT_KEYS = ('labels', 'instance', 'origin_labels')
 
 
 @DATASETS.register_module()
-class FusedSceneDataset(BaseDataset):
+class FusedSceneDataset(StoredLabelsDataset):
     """Scenes + fused soft labels, for pre-training.
 
     Each sample is the scene's ``points`` / ``colors`` / ``normals`` (its
@@ -49,51 +48,35 @@ class FusedSceneDataset(BaseDataset):
             teacher's classes.
         missing: scenes without fused labels: ``'skip'`` (logged) or ``'error'``.
         allow_incomplete / verify_labels: as :class:`PretrainRGBDDataset`.
+        **kwargs: MMEngine ``BaseDataset`` arguments (``indices``,
+            ``test_mode``, ``lazy_init``, ``max_refetch``, ``metainfo``).
     """
 
     def __init__(self, scenes: dict, label_dir: str, pipeline: Sequence = (),
                  min_views: int = 1, decode: bool = False, with_hard_labels: bool = False,
                  missing: str = 'skip', allow_incomplete: bool = False,
-                 verify_labels: bool = True, indices=None, test_mode: bool = False,
-                 lazy_init: bool = False, max_refetch: int = 100,
-                 metainfo: Optional[dict] = None):
-        if missing not in ('skip', 'error'):
+                 verify_labels: bool = True, **kwargs):
+        if missing not in MISSING_MODES:  # before min_views, as always
             raise ValueError(f"FusedSceneDataset: missing must be 'skip' or 'error', got "
                              f'{missing!r}')
         if int(min_views) < 1:
             raise ValueError(f'FusedSceneDataset: min_views must be >= 1, got {min_views}')
-        self.scenes_cfg = dict(scenes, pipeline=[])
-        self.label_dir = label_dir
         self.min_views = int(min_views)
         self.decode = decode
         self.with_hard_labels = with_hard_labels
-        self.missing = missing
-        self.allow_incomplete = allow_incomplete
-        self.verify_labels = verify_labels
-        self.scenes = None
-        self.store = None
-        self.num_missing = 0
-        super().__init__(pipeline=list(pipeline), indices=indices, test_mode=test_mode,
-                         lazy_init=lazy_init, max_refetch=max_refetch, metainfo=metainfo,
-                         serialize_data=False)
+        super().__init__(dict(scenes, pipeline=[]), label_dir, pipeline, missing=missing,
+                         allow_incomplete=allow_incomplete, verify_labels=verify_labels,
+                         **kwargs)
 
-    def _open(self):
-        if self.store is None:
-            from d3l.fusion.store import FusedLabelStore
-            self.store = FusedLabelStore(self.label_dir, allow_incomplete=self.allow_incomplete,
-                                         verify=self.verify_labels)
-        if self.scenes is None:
-            self.scenes = DATASETS.build(self.scenes_cfg)
-            if hasattr(self.scenes, 'full_init'):
-                self.scenes.full_init()
+    @property
+    def scenes(self):
+        """The wrapped scene dataset (None until opened)."""
+        return self.wrapped
 
-    def full_init(self):
-        if self._fully_initialized:
-            return
-        self._open()
-        if self._metainfo.get('classes') is None:
-            self._metainfo['classes'] = tuple(self.store.class_names)
-        super().full_init()
+    def _open_store(self):
+        from d3l.fusion.store import FusedLabelStore
+        return FusedLabelStore(self.label_dir, allow_incomplete=self.allow_incomplete,
+                               verify=self.verify_labels)
 
     def load_data_list(self) -> list:
         self._open()
@@ -101,15 +84,11 @@ class FusedSceneDataset(BaseDataset):
         data_list = [dict(scene_index=i, scene_id=s) for i, s in enumerate(scene_ids)
                      if s in self.store]
         missing = [s for s in scene_ids if s not in self.store]
-        self.num_missing = len(missing)
-        if missing:
-            message = (f'FusedSceneDataset: {len(missing)} of {len(scene_ids)} scenes have no '
-                       f'fused labels in {self.label_dir} (e.g. {missing[:3]})')
-            if self.missing == 'error':
-                raise LabelStoreError(message)
-            print_log(message + '; they are skipped', logger='current', level=logging.WARNING)
+        self._report_missing(
+            missing, f'FusedSceneDataset: {len(missing)} of {len(scene_ids)} scenes have no '
+            f'fused labels in {self.label_dir} (e.g. {missing[:3]})', LabelStoreError)
         if not data_list:
-            raise LabelStoreError(f'FusedSceneDataset: no scene of {self.scenes_cfg.get("type")}'
+            raise LabelStoreError(f'FusedSceneDataset: no scene of {self.wrapped_cfg.get("type")}'
                                   f' has fused labels in {self.label_dir}')
         return data_list
 

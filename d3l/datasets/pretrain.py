@@ -13,23 +13,23 @@ time that generating the labels once saved.
 from __future__ import annotations
 
 import logging
-from typing import Optional, Sequence
+from typing import Sequence
 
 import numpy as np
 from mmcv.transforms import BaseTransform
-from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
 from d3l.pseudo_labels import SoftLabelCodec, SoftLabelStore, check_dataset_source
 from d3l.registry import DATASETS, TRANSFORMS
 
+from .stored_labels import StoredLabelsDataset
 from .transforms.utils import select_points
 
 IGNORE_INDEX = 255
 
 
 @DATASETS.register_module()
-class PretrainRGBDDataset(BaseDataset):
+class PretrainRGBDDataset(StoredLabelsDataset):
     """RGB-D frames with stored teacher soft labels, for pre-training.
 
     Args:
@@ -50,52 +50,31 @@ class PretrainRGBDDataset(BaseDataset):
             another root or other mtimes with the same sizes are logged.
         verify_labels: check each frame's label rows against their CRC-32
             when read (a corrupt shard is an error naming it and the frame).
-        indices / test_mode / lazy_init / max_refetch: as MMEngine's
-            ``BaseDataset``.
+        **kwargs: MMEngine ``BaseDataset`` arguments (``indices``,
+            ``test_mode``, ``lazy_init``, ``max_refetch``, ``metainfo``).
 
     ``metainfo['classes']`` are the teacher's class names (from the
     manifest), so ``SegMetric`` can score predictions over them.
     """
 
     def __init__(self, source: dict, label_dir: str, pipeline: Sequence = (),
-                 missing: str = 'skip', allow_incomplete: bool = False, indices=None,
-                 test_mode: bool = False, lazy_init: bool = False, max_refetch: int = 100,
-                 metainfo: Optional[dict] = None, check_source: bool = True,
-                 verify_labels: bool = True):
-        if missing not in ('skip', 'error'):
-            raise ValueError(f"PretrainRGBDDataset: missing must be 'skip' or 'error', got "
-                             f'{missing!r}')
-        self.source_cfg = dict(source)
-        self.source_cfg.setdefault('pipeline', [dict(type='LoadRGBD')])
-        self.label_dir = label_dir
-        self.missing = missing
-        self.allow_incomplete = allow_incomplete
+                 missing: str = 'skip', allow_incomplete: bool = False,
+                 check_source: bool = True, verify_labels: bool = True, **kwargs):
+        source_cfg = dict(source)
+        source_cfg.setdefault('pipeline', [dict(type='LoadRGBD')])
         self.check_source = check_source
-        self.verify_labels = verify_labels
-        self.source = None
-        self.store: Optional[SoftLabelStore] = None
-        self.num_missing = 0
-        super().__init__(pipeline=list(pipeline), indices=indices, test_mode=test_mode,
-                         lazy_init=lazy_init, max_refetch=max_refetch, metainfo=metainfo,
-                         serialize_data=False)
+        super().__init__(source_cfg, label_dir, pipeline, missing=missing,
+                         allow_incomplete=allow_incomplete, verify_labels=verify_labels,
+                         **kwargs)
 
-    def _open(self):
-        if self.store is None:
-            self.store = SoftLabelStore(self.label_dir, allow_incomplete=self.allow_incomplete,
-                                        verify=self.verify_labels)
-        if self.source is None:
-            self.source = DATASETS.build(self.source_cfg)
-            if hasattr(self.source, 'full_init'):
-                self.source.full_init()
+    @property
+    def source(self):
+        """The wrapped RGB-D dataset (None until opened)."""
+        return self.wrapped
 
-    def full_init(self):
-        if self._fully_initialized:
-            return
-        self._open()
-        # the teacher's classes are the dataset's, unless metainfo says otherwise
-        if self._metainfo.get('classes') is None:
-            self._metainfo['classes'] = tuple(self.store.class_names)
-        super().full_init()
+    def _open_store(self) -> SoftLabelStore:
+        return SoftLabelStore(self.label_dir, allow_incomplete=self.allow_incomplete,
+                              verify=self.verify_labels)
 
     def load_data_list(self) -> list:
         self._open()
@@ -109,14 +88,10 @@ class PretrainRGBDDataset(BaseDataset):
                 data_list.append({'source_index': index, 'frame_id': str(frame_id)})
             else:
                 missing.append(str(frame_id))
-        self.num_missing = len(missing)
-        if missing:
-            message = (f'PretrainRGBDDataset: {len(missing)} of {len(frame_ids)} source frames '
-                       f'have no stored labels in {self.label_dir} (e.g. {missing[:3]}; '
-                       f'{len(self.store.failed)} frames failed during generation)')
-            if self.missing == 'error':
-                raise ValueError(message)
-            print_log(message + '; they are skipped', logger='current', level=logging.WARNING)
+        self._report_missing(
+            missing, f'PretrainRGBDDataset: {len(missing)} of {len(frame_ids)} source frames '
+            f'have no stored labels in {self.label_dir} (e.g. {missing[:3]}; '
+            f'{len(self.store.failed)} frames failed during generation)')
         if not data_list:
             raise ValueError(f'PretrainRGBDDataset: no frame of the source has labels in '
                              f'{self.label_dir} (were they generated from this dataset?)')
