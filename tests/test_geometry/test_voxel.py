@@ -59,3 +59,18 @@ def test_empty_cloud_and_bounding_box():
     assert lo.dtype == np.float32
     with pytest.raises(ValueError, match='non-empty'):
         bounding_box(np.zeros((0, 3)))
+
+
+@pytest.mark.parametrize('scale', [1.0, 1e7])  # 1e7: the grid outgrows 63 bits (np.unique)
+def test_column_keys_and_skipped_inverse_change_nothing(scale):
+    from d3l.geometry.voxel import _linear_keys, _point_linear_keys
+    rng = np.random.default_rng(5)
+    points = (rng.normal(size=(20000, 3)) * scale).astype(np.float32)
+    np.testing.assert_array_equal(_point_linear_keys(points, 0.02),
+                                  _linear_keys(voxel_keys(points, 0.02)))
+    for mode in ('test', 'train'):
+        keep, inverse = grid_sample_indices(points, 0.02, mode, np.random.default_rng(1))
+        fast, none = grid_sample_indices(points, 0.02, mode, np.random.default_rng(1),
+                                         return_inverse=False)
+        np.testing.assert_array_equal(fast, keep)
+        assert none is None and inverse is not None

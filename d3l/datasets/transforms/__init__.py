@@ -9,7 +9,13 @@ from .augmentation import (  # noqa: F401
 from .cropping import LimitPoints, RandomChunkCrop  # noqa: F401
 from .formatting import PackPointInputs
 from .mmdet3d_points import FromMMDet3DPoints, ToMMDet3DPoints  # noqa: F401
-from .rgbd_lifting import FilterDepthEdges, LiftEquirect, LiftPerspective, LiftRGBD  # noqa: F401
+from .rgbd_lifting import (  # noqa: F401
+    DepthNormals,
+    FilterDepthEdges,
+    LiftEquirect,
+    LiftPerspective,
+    LiftRGBD,
+)
 from .rgbd_loading import LoadRGBD  # noqa: F401
 from .sampling import GridSample
 from .utils import POINT_KEYS, select_points

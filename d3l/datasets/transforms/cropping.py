@@ -14,6 +14,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 from mmengine.logging import print_log
 
+from d3l.geometry import bounding_box
 from d3l.registry import TRANSFORMS
 
 from .augmentation import RandomPointTransform
@@ -117,7 +118,7 @@ class RandomChunkCrop(RandomPointTransform):
         points = np.asarray(results['points'])
         if len(points) == 0:
             return results
-        lo, hi = points.min(0).astype(np.float64), points.max(0).astype(np.float64)
+        lo, hi = (b.astype(np.float64) for b in bounding_box(points))
         if np.all(hi - lo <= self.chunk_size):
             return results
         _refuse_inverse(type(self).__name__, results)
@@ -216,7 +217,8 @@ class LimitPoints(RandomPointTransform):
                 pool = np.arange(len(points)) if labeled is None else np.flatnonzero(labeled)
                 center = points[pool[rng.integers(len(pool))]].astype(np.float64)
             else:
-                center = (points.min(0).astype(np.float64) + points.max(0)) / 2
+                lo, hi = bounding_box(points)
+                center = (lo.astype(np.float64) + hi) / 2
             keep = self._nearest(points, center)
             if labeled is not None and not labeled[keep].any():
                 annotated = np.flatnonzero(labeled)
@@ -228,7 +230,11 @@ class LimitPoints(RandomPointTransform):
         return select_points(results, np.sort(keep))
 
     def _nearest(self, points: np.ndarray, center: np.ndarray) -> np.ndarray:
-        dist = np.sum((points - center) ** 2, axis=1)
+        # per column, summed in np.sum's order: same distances, 3x faster than
+        # the (N, 3) temporaries
+        dist = (points[:, 0].astype(np.float64) - center[0]) ** 2
+        for axis in (1, 2):
+            dist += (points[:, axis].astype(np.float64) - center[axis]) ** 2
         return np.argpartition(dist, self.max_points - 1)[:self.max_points]
 
     def _random_with_labeled(self, labeled: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -15,9 +15,26 @@ from d3l.geometry import (
 )
 from d3l.registry import TRANSFORMS
 
+from .utils import retain_freed_memory
+
 
 def _frame_name(results: dict) -> str:
     return results.get('depth_path') or results.get('img_path') or str(results.get('frame_id'))
+
+
+def _cam2world_rotation(results: dict) -> Optional[np.ndarray]:
+    """float32 ``R^T`` and ``t`` of the frame's ``cam2world`` (None: no pose)."""
+    cam2world = results.get('cam2world')
+    if cam2world is None:
+        return None
+    try:
+        cam2world = check_rigid(cam2world, f'{_frame_name(results)}: cam2world')
+    except ValueError as exc:
+        raise BadFrameError(str(exc)) from exc
+    # float32 products: 5x faster than apply_rigid's float64, and exact to
+    # ~1e-7 of the coordinates, as the float32 points themselves
+    return (np.ascontiguousarray(cam2world[:3, :3].T, np.float32),
+            cam2world[:3, 3].astype(np.float32))
 
 
 @TRANSFORMS.register_module()
@@ -109,6 +126,7 @@ class LiftRGBD(BaseTransform):
         self.min_points = int(min_points)
 
     def transform(self, results: dict) -> dict:
+        retain_freed_memory()
         for key in ('depth', 'img'):
             if key not in results:
                 raise KeyError(f'{type(self).__name__}: the sample has no {key!r}; put LoadRGBD '
@@ -150,19 +168,12 @@ class LiftRGBD(BaseTransform):
         if len(index) < self.min_points:
             raise BadFrameError(f'{_frame_name(results)}: lifting gave {len(index)} points '
                                 f'(need {self.min_points}); no valid depth in range')
-        cam2world = results.get('cam2world')
-        if cam2world is not None:
-            try:
-                cam2world = check_rigid(cam2world, f'{_frame_name(results)}: cam2world')
-            except ValueError as exc:
-                raise BadFrameError(str(exc)) from exc
-            # float32 products: 5x faster than apply_rigid's float64, and exact to
-            # ~1e-7 of the coordinates, as the float32 points themselves
-            rotation_t = np.ascontiguousarray(cam2world[:3, :3].T, np.float32)
-            points = points @ rotation_t
-            points += cam2world[:3, 3].astype(np.float32)
+        pose = _cam2world_rotation(results)
+        if pose is not None:
+            points = points @ pose[0]
+            points += pose[1]
             if normals is not None:
-                normals = normals @ rotation_t
+                normals = normals @ pose[0]
         results['points'] = points
         # np.take gathers rows ~10x faster than fancy indexing
         colors = np.take(img.reshape(-1, img.shape[-1])[:, :3], index, axis=0)
@@ -207,3 +218,50 @@ class LiftEquirect(LiftRGBD):
     z-up frame; see :func:`d3l.geometry.lift_equirect`)."""
 
     projection = 'equirect'
+
+
+@TRANSFORMS.register_module()
+class DepthNormals(BaseTransform):
+    """Normals of the sample's points from its depth image, after lifting
+    (``LiftRGBD(with_normals=False)``) and subsampling: each point's normal
+    comes from its pixel's window (``pixel_index``), so the normals are
+    those :class:`LiftRGBD` would give the same points (bit-identical), but
+    only the kept points pay for the plane fits: ``GridSample`` and
+    ``LimitPoints`` keep 20-30 % of a frame's points. Rotated into
+    ``cam2world`` like the points. Put it before the augmentations (they
+    move the points and normals; it refuses a sample they have turned).
+
+    Args:
+        normal_method / normal_window: see :func:`d3l.geometry.depth_normals`.
+    """
+
+    def __init__(self, normal_method: str = 'pca', normal_window: int = 5):
+        self.normal_method = normal_method
+        self.normal_window = normal_window
+
+    def transform(self, results: dict) -> dict:
+        retain_freed_memory()
+        for key in ('depth', 'pixel_index', 'points'):
+            if results.get(key) is None:
+                raise KeyError(f'{type(self).__name__}: the sample has no {key!r}; it needs '
+                               'LiftRGBD (keep_images=True) before it')
+        if results.get('rotation') is not None or results.get('scale_factor') is not None:
+            raise ValueError(f'{type(self).__name__}: frame {_frame_name(results)} was '
+                             'already rotated or scaled; put DepthNormals before the '
+                             'augmentations')
+        projection = results.get('projection', 'perspective')
+        depth = np.asarray(results['depth'], np.float32)
+        K = results.get('intrinsics') if projection == 'perspective' else None
+        index = np.asarray(results['pixel_index'], np.int64)
+        if len(index) != len(results['points']):
+            raise ValueError(f'{type(self).__name__}: {len(index)} pixel indices for '
+                             f'{len(results["points"])} points in frame {_frame_name(results)}')
+        normals = depth_normals(depth, K, projection, window=self.normal_window,
+                                method=self.normal_method, pixel_index=index)
+        pose = _cam2world_rotation(results)
+        results['normals'] = normals if pose is None else normals @ pose[0]
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(normal_method={self.normal_method!r}, '
+                f'normal_window={self.normal_window})')

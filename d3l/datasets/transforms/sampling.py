@@ -8,7 +8,7 @@ from mmengine.logging import print_log
 from d3l.geometry import grid_sample_indices
 from d3l.registry import TRANSFORMS
 
-from .utils import select_points
+from .utils import retain_freed_memory, select_points
 
 #: above this fraction of annotated points ``keep_labeled`` is almost no subsampling
 SPARSE_LABEL_FRACTION = 0.1
@@ -100,9 +100,12 @@ class GridSample(BaseTransform):
         self._warned_dense = False
 
     def transform(self, results: dict) -> dict:
-        keep, inverse = grid_sample_indices(results['points'], self.grid_size, self.mode, self.rng)
+        retain_freed_memory()
         labeled = (labeled_mask(results, self.label_key, self.ignore_index)
                    if self.keep_labeled else None)
+        keep, inverse = grid_sample_indices(results['points'], self.grid_size, self.mode,
+                                            self.rng, return_inverse=(self.return_inverse
+                                                                      or labeled is not None))
         if labeled is not None:
             self._warn_if_dense(results, labeled)
             keep, inverse = keep_every_labeled(keep, inverse, labeled)
