@@ -10,7 +10,7 @@ from typing import Dict, Sequence
 import numpy as np
 
 from d3l.datasets.shapenet_part import SHAPENET_PART_CATEGORIES
-from d3l.datasets.synthetic import sample_shape
+from d3l.datasets.synthetic_shapes import sample_shape
 
 
 def make_scannet_scene(rng: np.random.Generator, num_points: int = 400,

@@ -24,7 +24,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> dict:
-    from d3l.datasets.synthetic.teacher_corpus import build_teacher_corpus
+    from d3l.benchmark.corpus import build_teacher_corpus
     args = parse_args(argv)
     manifest = build_teacher_corpus(args.out, args.spec, progress=not args.no_progress,
                                     workers=args.workers)

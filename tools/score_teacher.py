@@ -49,9 +49,9 @@ def demo_feeding(path: str) -> dict:
 def render_pretrain_frames(cache: str, seed: int, rooms: int) -> str:
     """The default world's pre-training rooms 0..rooms-1 of ``seed`` (as
     build_world renders them) under ``cache``; returns the rgbd root."""
-    from d3l.datasets.synthetic import world as synthetic_world
-    from d3l.datasets.synthetic import writers
-    from d3l.datasets.synthetic.presets import get_preset
+    from d3l.benchmark.world import build as synthetic_world
+    from d3l.benchmark.world import writers
+    from d3l.benchmark.world.presets import get_preset
     preset = get_preset('default')
     paths = synthetic_world.world_paths(osp.join(cache, f'default_seed{seed}'))
     for i in range(min(rooms, preset.pretrain_rooms)):
@@ -67,7 +67,7 @@ def render_pretrain_frames(cache: str, seed: int, rooms: int) -> str:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    from d3l.datasets.synthetic.teacher_corpus import held_out_photos
+    from d3l.benchmark.corpus import held_out_photos
     from d3l.model_zoo import SYNTHETIC_DPT, zoo_checkpoint
     from d3l.model_zoo.evaluate import score_photos, score_rgbd_folder
     from d3l.teachers import MMSegTeacher
@@ -92,7 +92,7 @@ def main(argv=None) -> dict:
                   flush=True)
     report['seconds'] = round(time.perf_counter() - start, 1)
     if args.out:
-        from d3l.datasets.synthetic.writers import save_json
+        from d3l.benchmark.world.writers import save_json
         save_json(args.out, report)
     return report
 

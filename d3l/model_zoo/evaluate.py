@@ -2,7 +2,7 @@
 
 * :func:`score_photos`: mIoU and pixel accuracy on (image, label) pairs, e.g.
   held-out photos of a world seed the teacher never saw
-  (:func:`d3l.datasets.synthetic.teacher_corpus.held_out_photos`);
+  (:func:`d3l.benchmark.corpus.held_out_photos`);
 * :func:`score_rgbd_folder`: the agreement of the teacher's top-1 with the
   ground-truth labels of a synthetic world's pre-training frames
   (``<world>/rgbd/{perspective,panorama}``), each labelled the way the

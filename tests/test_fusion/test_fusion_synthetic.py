@@ -14,12 +14,12 @@ import pytest
 from fusion_data import REPO_ROOT, fusion_config, generate_frame_labels, load_tool
 from fusion_data import write_scene as write_test_scene
 
-from d3l.datasets.synthetic import CLASSES_2D, CLASSES_3D, RELATION_2D_TO_3D
-from d3l.datasets.synthetic import writers as W
-from d3l.datasets.synthetic.presets import get_preset
-from d3l.datasets.synthetic.rooms import generate_room
-from d3l.datasets.synthetic.scene import sample_scene
-from d3l.datasets.synthetic.scene_frames import render_room_frames
+from d3l.benchmark.world import CLASSES_2D, CLASSES_3D, RELATION_2D_TO_3D
+from d3l.benchmark.world import writers as W
+from d3l.benchmark.world.presets import get_preset
+from d3l.benchmark.world.rooms import generate_room
+from d3l.benchmark.world.scene import sample_scene
+from d3l.benchmark.world.scene_frames import render_room_frames
 from d3l.fusion import FusedLabelStore, project, visible_vertices
 from d3l.pseudo_labels import SoftLabelCodec, list_shards, read_manifest
 

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from d3l.datasets.synthetic.teacher_corpus import corpus_seed_ranges, held_out_photos
+from d3l.benchmark.corpus import corpus_seed_ranges, held_out_photos
 from d3l.model_zoo import SYNTHETIC_DPT, ZOO, ZooChecksumError, file_sha256, zoo_checkpoint
 from d3l.model_zoo.evaluate import score_photos
 from d3l.teachers import MMSegTeacher

@@ -6,7 +6,7 @@ import os.path as osp
 import pytest
 import torch
 
-from d3l.datasets.synthetic.teacher_corpus import build_teacher_corpus
+from d3l.benchmark.corpus import build_teacher_corpus
 from d3l.model_zoo import SYNTHETIC_DPT, file_sha256
 from d3l.teachers import MMSegTeacher
 

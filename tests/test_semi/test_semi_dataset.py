@@ -8,7 +8,7 @@ from downstream_data import make_scannet_root
 
 from d3l.datasets import point_collate
 from d3l.datasets.semi import PseudoLabelDataset, SemiDataset, SemiSampler
-from d3l.datasets.synthetic import SyntheticShapesDataset
+from d3l.datasets.synthetic_shapes import SyntheticShapesDataset
 from d3l.models.algorithms.mean_teacher import match_views
 from d3l.semi import save_pseudo_labels
 

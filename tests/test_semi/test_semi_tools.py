@@ -92,7 +92,7 @@ def _checkpoint(tmp_path):
 
 def test_pseudo_label_tool_writes_resumes_and_feeds_training(tool, tmp_path):
     from d3l.datasets import point_collate
-    from d3l.datasets.synthetic import SyntheticShapesDataset
+    from d3l.datasets.synthetic_shapes import SyntheticShapesDataset
     from d3l.semi import select_confident
     model, checkpoint = _checkpoint(tmp_path)
     out_dir = tmp_path / 'pseudo_labels'

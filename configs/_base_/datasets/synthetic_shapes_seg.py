@@ -1,4 +1,4 @@
-# Seeded primitive-shape scenes (d3l.datasets.synthetic.shapes): a tiny dataset
+# Seeded primitive-shape scenes (d3l.datasets.synthetic_shapes): a tiny dataset
 # that needs no download, for smoke tests and quick experiments.
 dataset_type = 'SyntheticShapesDataset'
 train_pipeline = [dict(type='PackPointInputs', feat_keys=('colors', 'normals'))]

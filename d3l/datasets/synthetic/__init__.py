@@ -1,15 +1,15 @@
-"""Generated data: primitive shapes (tests) and the synthetic RGB-D world
-(the embedded benchmark, see ``docs/benchmark.md``)."""
-from .classes import CLASSES_2D, CLASSES_3D, PALETTE_3D, RELATION_2D_TO_3D
-from .presets import PRESETS, WorldPreset, get_preset
-from .primitives import PrimitiveSet
-from .render import render_equirect, render_perspective
-from .rooms import Room, generate_room
-from .scene import sample_scene
-from .shapes import SHAPES, SyntheticShapesDataset, sample_shape
-from .world import build_world, world_paths
+"""Deprecated location (before issue 15) of the synthetic world, kept for one
+release: the world is :mod:`d3l.benchmark.world`, the primitive-shape dataset
+:mod:`d3l.datasets.synthetic_shapes`. ``d3l.datasets`` does not import this
+module."""
+import warnings
 
-__all__ = ['SyntheticShapesDataset', 'sample_shape', 'SHAPES', 'build_world', 'world_paths',
-           'PRESETS', 'WorldPreset', 'get_preset', 'generate_room', 'Room', 'PrimitiveSet',
-           'render_perspective', 'render_equirect', 'sample_scene', 'CLASSES_2D', 'CLASSES_3D',
-           'PALETTE_3D', 'RELATION_2D_TO_3D']
+from d3l.benchmark.world import *  # noqa: F401,F403
+from d3l.benchmark.world import __all__ as _world_all
+from d3l.datasets.synthetic_shapes import SHAPES, SyntheticShapesDataset, sample_shape
+
+warnings.warn('d3l.datasets.synthetic moved to d3l.benchmark.world (the world) and '
+              'd3l.datasets.synthetic_shapes (SyntheticShapesDataset); the old name goes '
+              'in the next release', DeprecationWarning, stacklevel=2)
+
+__all__ = [*_world_all, 'SyntheticShapesDataset', 'sample_shape', 'SHAPES']

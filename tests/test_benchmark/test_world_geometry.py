@@ -4,8 +4,8 @@ d3l.geometry's lifting)."""
 import numpy as np
 import pytest
 
-from d3l.datasets.synthetic import PrimitiveSet, generate_room, sample_scene
-from d3l.datasets.synthetic.render import (
+from d3l.benchmark.world import PrimitiveSet, generate_room, sample_scene
+from d3l.benchmark.world.render import (
     intrinsics,
     look_rotation,
     pose,
@@ -179,7 +179,7 @@ def test_scene_points_are_visible_surface_samples():
 
 
 def test_shading_depends_on_orientation():
-    from d3l.datasets.synthetic.appearance import shade
+    from d3l.benchmark.world.appearance import shade
     normals = np.array([[0, 0, 1], [0, 0, -1], [1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0]],
                        float)
     values = shade(normals)

@@ -1,12 +1,12 @@
-"""The report of ``tools/demo.py``: ``results.json``, ``results.md`` and
-``results.png`` from the jobs' results (imported by the demo, not a CLI)."""
+"""The demo's report: ``results.json``, ``results.md`` and ``results.png``
+from the jobs' results (:mod:`d3l.benchmark.demo`; not a CLI)."""
 from __future__ import annotations
 
 import math
 import os
 from typing import Dict, List
 
-INITS = ('scratch', 'pretrained')
+from .plan import INITS
 
 
 def _mean_std(values: List[float]):
@@ -240,7 +240,7 @@ def write_markdown(path: str, plan, summary: dict) -> None:
     lines += ['', 'Files: `results.json` (these numbers, label counts per class), '
               '`results.png`, `ply/` (a pre-training frame coloured by pseudo-label and by '
               'RGB, one validation room\'s predictions and ground truth).', '']
-    from d3l.datasets.synthetic.writers import save_text
+    from .world.writers import save_text
     save_text(path, '\n'.join(lines))
 
 

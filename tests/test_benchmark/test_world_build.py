@@ -10,7 +10,7 @@ import shutil
 import numpy as np
 import pytest
 
-from d3l.datasets.synthetic import (
+from d3l.benchmark.world import (
     CLASSES_2D,
     CLASSES_3D,
     RELATION_2D_TO_3D,
@@ -18,8 +18,8 @@ from d3l.datasets.synthetic import (
     generate_room,
     get_preset,
 )
-from d3l.datasets.synthetic.classes import palette_2d
-from d3l.datasets.synthetic.world import WorldMismatchError, make_room
+from d3l.benchmark.world.build import WorldMismatchError, make_room
+from d3l.benchmark.world.classes import palette_2d
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TEACHER_CONFIG = osp.join(REPO, 'configs', 'demo', 'dpt_scratch_synthetic-seg2d_vit-tiny.py')

@@ -1,4 +1,4 @@
-"""Class coverage of a ScanNet-layout world (d3l.datasets.synthetic.coverage):
+"""Class coverage of a ScanNet-layout world (d3l.benchmark.world.coverage):
 expected Limited Annotations counts against the real split tool, counts of a
 split file, rooms per class, and clear errors."""
 import os
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from d3l.datasets.synthetic import CLASSES_3D, coverage
+from d3l.benchmark.world import CLASSES_3D, coverage
 
 
 def _write_world(root, scenes):

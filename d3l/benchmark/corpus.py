@@ -4,7 +4,7 @@ The paper's teacher is an off-the-shelf DPT trained once on ADE20K (20k
 photos), never on the 3D task's data. Its stand-in here is trained once on
 photos of the synthetic generator's rooms from world seeds that no demo or
 evaluation uses (>= 1000; the demo and its development use 0-9), rendered by
-the same code as :func:`d3l.datasets.synthetic.build_world` (same rooms,
+the same code as :func:`d3l.benchmark.world.build_world` (same rooms,
 appearance and cameras), in mmsegmentation's folder format::
 
     out_dir/corpus.json                  the spec (written first; a folder of
@@ -33,15 +33,15 @@ import numpy as np
 
 from d3l.utils.errors import D3LError
 
-from . import writers as W
-from .classes import CLASSES_2D, IGNORE_INDEX
-from .render import (
+from .world import writers as W
+from .world.build import GENERATOR_VERSION, _read_json, _Stages, make_room, room_rng
+from .world.classes import CLASSES_2D, IGNORE_INDEX
+from .world.render import (
     render_equirect,
     render_perspective,
     sample_panorama_camera,
     sample_perspective_camera,
 )
-from .world import GENERATOR_VERSION, _read_json, _Stages, make_room, room_rng
 
 CORPUS_VERSION = 1
 #: demo / evaluation worlds use seeds below this; the corpus only seeds at or above it
@@ -196,6 +196,8 @@ def build_teacher_corpus(out_dir: str, spec='default', progress: bool = True,
     spec = get_corpus(spec)
     _check_seeds(spec)
     root = osp.abspath(out_dir)
+    # the module's name before issue 15 moved it: the corpus's identity (an
+    # existing corpus stays valid), not an import path
     config = dict(generator='d3l.datasets.synthetic.teacher_corpus', version=CORPUS_VERSION,
                   generator_version=GENERATOR_VERSION, spec=spec.to_dict())
     manifest = _read_json(osp.join(root, 'manifest.json'))

@@ -77,7 +77,7 @@ def test_per_class_iou_is_the_mean_of_the_runs(demo):
     out, _ = demo
     results = _results(out)
     iou = results['per_class_iou']
-    from d3l.datasets.synthetic import CLASSES_3D
+    from d3l.benchmark.world import CLASSES_3D
     runs = {('full', None): [_job_result(out, 'scratch_full_seed0')]}
     for init in ('scratch', 'pretrained'):
         for setting in SETTINGS:
@@ -96,7 +96,7 @@ def test_per_class_iou_is_the_mean_of_the_runs(demo):
 
 def test_label_counts_per_class(demo):
     out, _ = demo
-    from d3l.datasets.synthetic import CLASSES_3D
+    from d3l.benchmark.world import CLASSES_3D
     counts = _results(out)['label_counts']
     scannet = out / 'world' / 'scannet'
     train = (scannet / 'meta' / 'scannetv2_train.txt').read_text().split()
@@ -219,7 +219,7 @@ def test_oracle_teacher_config_uses_the_worlds_2d_classes():
     from mmengine.config import Config
     from mmengine.registry import DefaultScope
 
-    from d3l.datasets.synthetic import CLASSES_2D
+    from d3l.benchmark.world import CLASSES_2D
     from d3l.registry import MODELS
     config = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),
                       'configs', 'demo', 'pretrainer_gt-synthetic_synthetic-rgbd_spunet.py')

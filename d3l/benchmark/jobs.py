@@ -1,6 +1,6 @@
-"""The jobs of ``tools/demo.py`` (run in its worker processes): the 2D
-teacher, pseudo-labels, 3D pre-training and fine-tuning, each through the
-tools' own ``main()`` functions. Not a CLI; see ``tools/demo.py``."""
+"""The demo's jobs (run in its worker processes): the 2D teacher,
+pseudo-labels, 3D pre-training and fine-tuning, each through the tools' own
+``main()`` functions. Not a CLI; see :mod:`d3l.benchmark.demo`."""
 from __future__ import annotations
 
 import importlib.util
@@ -13,11 +13,9 @@ import time
 from contextlib import contextmanager
 from typing import List
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from .plan import REPO_ROOT, TRAIN_TEACHER_CONFIG
+
 TOOLS_DIR = osp.join(REPO_ROOT, 'tools')
-CONFIG_DIR = osp.join(REPO_ROOT, 'configs', 'demo')
-#: --teacher train: the small DPT trained inside the demo on the world's photos
-TRAIN_TEACHER_CONFIG = osp.join(CONFIG_DIR, 'dpt_scratch_synthetic-seg2d_vit-tiny.py')
 
 
 def write_json(path: str, obj) -> None:

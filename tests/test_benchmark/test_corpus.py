@@ -10,8 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from d3l.datasets.synthetic.classes import CLASSES_2D
-from d3l.datasets.synthetic.teacher_corpus import (
+from d3l.benchmark.corpus import (
     CORPORA,
     CorpusMismatchError,
     CorpusSpec,
@@ -20,6 +19,7 @@ from d3l.datasets.synthetic.teacher_corpus import (
     crop_panorama,
     held_out_photos,
 )
+from d3l.benchmark.world.classes import CLASSES_2D
 from d3l.teachers.panorama import PanoramaCrops
 
 TINY = CORPORA['tiny']

@@ -144,6 +144,8 @@ def _call(job):
 
 
 def _config(preset: WorldPreset, seed: int) -> dict:
+    # the package's name before issue 15 moved it: the world's identity (an
+    # existing world stays valid), not an import path
     config = dict(generator='d3l.datasets.synthetic', version=GENERATOR_VERSION,
                   seed=int(seed), preset=preset.to_dict())
     return json.loads(json.dumps(config))  # as read back from JSON (tuples -> lists)

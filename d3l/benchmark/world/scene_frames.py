@@ -21,10 +21,10 @@ from typing import Dict, List, Optional, Sequence, Union
 import numpy as np
 
 from . import writers as W
+from .build import make_room, room_rng, scene_ids
 from .presets import WorldPreset, get_preset
 from .render import intrinsics, render_perspective, sample_perspective_camera
 from .rooms import Room
-from .world import make_room, room_rng, scene_ids
 
 #: frame numbers of the scene frames start here in each room's random stream
 #: (the 3D scene itself uses stream 0 of the same room)

@@ -6,12 +6,12 @@ import numpy as np
 from mmengine.config import Config
 from scipy.spatial import cKDTree
 
+from d3l.benchmark.fused import write_fused_pretrain_config
+from d3l.benchmark.world.build import make_room, room_rng
+from d3l.benchmark.world.presets import get_preset
+from d3l.benchmark.world.scene import sample_scene
+from d3l.benchmark.world.scene_frames import write_scene_frames
 from d3l.datasets.rgbd import RGBDFolderDataset
-from d3l.datasets.synthetic.presets import get_preset
-from d3l.datasets.synthetic.scene import sample_scene
-from d3l.datasets.synthetic.scene_frames import write_scene_frames
-from d3l.datasets.synthetic.world import make_room, room_rng
-from d3l.fusion.benchmark import write_fused_pretrain_config
 from d3l.geometry.lifting import lift_perspective
 
 

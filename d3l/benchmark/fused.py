@@ -13,23 +13,15 @@ used (the LA setting's); no 3D label is read.
 """
 from __future__ import annotations
 
-import importlib.util
-import os
 import os.path as osp
 from typing import Dict, List, Optional
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from d3l.utils import fileio
+
+from .jobs import tool as _tool
+
 #: the demo's pre-training config whose teacher and model the fused row keeps
-DEMO_PRETRAIN_CONFIG = osp.join(REPO_ROOT, 'configs', 'demo',
-                                'pretrainer_dpt-synthetic_synthetic-rgbd_spunet.py')
-
-
-def _tool(name: str):
-    spec = importlib.util.spec_from_file_location(f'd3l_fusion_{name}_tool',
-                                                  osp.join(REPO_ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from .plan import PRETRAIN_CONFIG as DEMO_PRETRAIN_CONFIG
 
 
 def _resume(label_dir: str) -> List[str]:
@@ -56,8 +48,8 @@ def prepare_fused_pretraining(world_dir: str, out_dir: str, preset: str = 'defau
 
     Returns ``{'frames', 'frame_labels', 'fused', 'config', 'counts'}``.
     """
-    from d3l.datasets.synthetic import world_paths
-    from d3l.datasets.synthetic.scene_frames import write_scene_frames
+    from d3l.benchmark.world import world_paths
+    from d3l.benchmark.world.scene_frames import write_scene_frames
     from d3l.pseudo_labels import read_manifest
 
     paths = world_paths(world_dir)
@@ -69,7 +61,7 @@ def prepare_fused_pretraining(world_dir: str, out_dir: str, preset: str = 'defau
         [label_config, '--out', frame_labels, *_resume(frame_labels), '--cfg-options',
          f'pseudo_label_cfg.source.data_root={frames}', *(label_options or [])])
     fusion_config = osp.join(out_dir, 'fusion.py')
-    _write(fusion_config, f"""default_scope = 'd3l'
+    fileio.write_text(fusion_config, f"""default_scope = 'd3l'
 custom_imports = dict(imports=['d3l.fusion'], allow_failed_imports=False)
 fusion = dict(type='SoftLabelFuser',
               scenes=dict(type='ScanNetDataset', data_root={paths['scannet']!r}, split='train'),
@@ -88,7 +80,7 @@ def write_fused_pretrain_config(path: str, scannet_root: str, fused_dir: str,
                                 base_config: str = DEMO_PRETRAIN_CONFIG) -> str:
     """A config that pre-trains ``base_config``'s model and schedule on the
     fused training scenes (``FusedSceneDataset``) instead of RGB-D frames."""
-    _write(path, f"""_base_ = [{base_config!r}]
+    fileio.write_text(path, f"""_base_ = [{base_config!r}]
 custom_imports = dict(imports=['d3l.fusion', 'd3l.datasets.fused_scene'],
                       allow_failed_imports=False)
 fused_train_pipeline = [
@@ -108,10 +100,3 @@ train_dataloader = dict(dataset=dict(
 """)
     return path
 
-
-def _write(path: str, text: str) -> None:
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = f'{path}.tmp-{os.getpid()}'
-    with open(tmp, 'w', encoding='utf-8') as f:
-        f.write(text)
-    os.replace(tmp, path)
