@@ -10,29 +10,17 @@
 #   3. python tools/export_backbone.py work_dirs/<this config>/iter_N.pth \
 #          checkpoints/d3l_dpt-synthetic_ocnn.pth    (load_from of the dpt-synthetic configs)
 _base_ = [
-    '../_base_/default_runtime.py',
-    './_base_/schedules/sgd_poly_iters.py',
+    './_base_/recipes/pretrainer_dpt-synthetic_synthetic-rgbd.py',
     './_base_/models/ocnn_unet_small.py',
-    './_base_/datasets/synthetic_rgbd_pretrain.py',
-    '../_base_/teachers/dpt_vit-b16_ade20k.py',
 ]
 # the teacher of configs/demo/dpt_scratch_synthetic-seg2d_vit-tiny.py, trained on the
 # world's labelled photos; panoramas go to it as perspective crops (it saw photos only)
 teacher = dict(
     config='configs/demo/dpt_scratch_synthetic-seg2d_vit-tiny.py',
     checkpoint='work_dirs/dpt_scratch_synthetic-seg2d_vit-tiny/iter_1200.pth',
-    scale=None,
-    panorama=dict(mode='crops', fov=90, yaws=8, pitches=(-60, 0, 60)))
-num_teacher_classes = 30
+)
+# the 30 classes of the teacher (num_teacher_classes of the recipe)
 model = dict(
     type='Pretrainer',
-    decode_head=dict(num_classes=num_teacher_classes),  # dropped after pre-training
+    decode_head=dict(num_classes=30),  # dropped after pre-training
     loss=dict(_delete_=True, type='SoftCrossEntropyLoss'))
-max_iters = 1000
-optim_wrapper = dict(optimizer=dict(lr=0.05))
-train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
-val_cfg = None
-test_cfg = None
-default_hooks = dict(logger=dict(interval=50), checkpoint=dict(by_epoch=False, interval=-1,
-                                                                save_last=True))
-log_processor = dict(by_epoch=False)

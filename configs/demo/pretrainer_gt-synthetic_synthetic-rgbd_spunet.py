@@ -3,19 +3,12 @@
 # instead of a DPT's predictions, as configs/pretrain/gt_sunrgbd_ocnn.py does on
 # SUN RGB-D. It separates what the 2D teacher's quality costs from what the method can
 # give: python tools/demo.py --teacher oracle runs it in place of the DPT stages.
-_base_ = ['./pretrainer_dpt-synthetic_synthetic-rgbd_spunet.py']
-# d3l.datasets.synthetic.CLASSES_2D (tests/test_tools/test_demo.py keeps them in sync)
-synthetic_2d_classes = (
-    'wall', 'floor', 'ceiling', 'rug', 'bed', 'pillow', 'sofa', 'cushion', 'chair', 'leg',
-    'table', 'desk', 'cabinet', 'shelf', 'book', 'door', 'window', 'curtain', 'picture',
-    'mirror', 'lamp', 'countertop', 'refrigerator', 'sink', 'toilet', 'bathtub', 'tv',
-    'stool', 'bin', 'box')
-teacher = dict(_delete_=True, type='PrecomputedTeacher', class_names=synthetic_2d_classes,
-               source='sample', label_key='pixel_labels', kind='labels', label_smoothing=0.1)
-pseudo_label_dir = 'data/pseudo_labels/gt-synthetic_synthetic-rgbd'
-# the frames' label/ images are read for the teacher only; training reads the stored labels
-pseudo_label_cfg = dict(
-    source=dict(pipeline=[dict(type='LoadRGBD', with_labels=True)]),
-    out_dir=pseudo_label_dir,
-    codec=dict(topk=1, prob_dtype='float16'))
-train_dataloader = dict(dataset=dict(label_dir=pseudo_label_dir))
+_base_ = [
+    './_base_/recipes/pretrainer_gt-synthetic_synthetic-rgbd.py',
+    './_base_/models/spunet_small.py',
+]
+# the 30 classes of the teacher (num_teacher_classes of the recipe)
+model = dict(
+    type='Pretrainer',
+    decode_head=dict(num_classes=30),  # dropped after pre-training
+    loss=dict(_delete_=True, type='SoftCrossEntropyLoss'))

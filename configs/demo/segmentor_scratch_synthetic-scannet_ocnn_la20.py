@@ -4,12 +4,6 @@
 #   python tools/make_data_efficient_splits.py scannet-la --data-root data/synthetic/scannet
 #   python tools/train.py configs/demo/segmentor_scratch_synthetic-scannet_ocnn_la20.py
 _base_ = [
-    '../_base_/default_runtime.py',
-    './_base_/schedules/sgd_poly_iters.py',
-    './_base_/datasets/synthetic_scannet.py',
+    './_base_/recipes/segmentor_synthetic-scannet_la20.py',
     './_base_/models/ocnn_unet_small.py',
 ]
-train_dataloader = dict(dataset=dict(la_file='data/synthetic/scannet/tasks/points/points20'))
-default_hooks = dict(logger=dict(interval=50), checkpoint=dict(by_epoch=False, interval=-1,
-                                                                save_last=True))
-log_processor = dict(by_epoch=False)

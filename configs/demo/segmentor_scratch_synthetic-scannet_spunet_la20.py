@@ -4,12 +4,9 @@
 #   python tools/make_data_efficient_splits.py scannet-la --data-root data/synthetic/scannet
 #   python tools/train.py configs/demo/segmentor_scratch_synthetic-scannet_spunet_la20.py
 _base_ = [
-    '../_base_/default_runtime.py',
-    './_base_/schedules/sgd_poly_iters.py',
-    './_base_/datasets/synthetic_scannet.py',
+    './_base_/recipes/segmentor_synthetic-scannet_la20.py',
     './_base_/models/spunet_small.py',
 ]
-train_dataloader = dict(dataset=dict(la_file='data/synthetic/scannet/tasks/points/points20'))
 # class-balanced cross-entropy (weights ~ frequency^-1/2 of a default world's points,
 # normalised to a mean of 1 per point): the short schedule otherwise never gets to the
 # rare classes (sink, toilet, counter: ~0.2-0.4 % of the points). The same for every row.
@@ -22,6 +19,3 @@ model = dict(loss=dict(class_weight=[
 max_iters = 500
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 optim_wrapper = dict(optimizer=dict(lr=0.05))
-default_hooks = dict(logger=dict(interval=50), checkpoint=dict(by_epoch=False, interval=-1,
-                                                                save_last=True))
-log_processor = dict(by_epoch=False)

@@ -1,4 +1,4 @@
-# Pre-training source: the synthetic world's RGB-D (d3l.datasets.synthetic.build_world
+# Pre-training source: the synthetic world's RGB-D (d3l.benchmark.world.build_world
 # writes <world>/rgbd/{perspective,panorama}/roomNNNN in RGBDFolderDataset's layout:
 # perspective frames with z-depth and intrinsics, equirectangular panoramas with the
 # distance along the ray, each folder's camera.json says which), lifted to point clouds,

@@ -1,4 +1,4 @@
-# The synthetic world's 3D scenes (d3l.datasets.synthetic.build_world writes them under
+# The synthetic world's 3D scenes (d3l.benchmark.world.build_world writes them under
 # <world>/scannet in ScanNet's Pointcept layout, the same 20 class ids), read by the real
 # ScanNet dataset config, CPU-sized: training sees whole rooms (~15k points) without
 # voxel subsampling, since the networks of configs/demo average the points of each voxel

@@ -1,7 +1,7 @@
-# The synthetic world's 2D teacher images (d3l.datasets.synthetic.build_world writes
+# The synthetic world's 2D teacher images (d3l.benchmark.world.build_world writes
 # them under <world>/seg2d) in mmsegmentation's folder format. An mmseg-scoped piece:
 # inherit it from configs with default_scope = 'mmseg'.
-# The 30 classes are d3l.datasets.synthetic.CLASSES_2D (a test keeps them in sync).
+# The 30 classes are d3l.benchmark.world.CLASSES_2D (a test keeps them in sync).
 dataset_type = 'BaseSegDataset'
 data_root = 'data/synthetic/seg2d'
 metainfo = dict(
