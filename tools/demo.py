@@ -1,7 +1,7 @@
 """The whole method end to end on the synthetic world, in minutes on a CPU.
 
     python tools/demo.py --out DIR [--preset tiny|default] [--seeds N] [--workers N]
-                         [--world-seed S] [--teacher zoo|train|oracle]
+                         [--world-seed S] [--teacher zoo|train|oracle] [--fusion]
 
 The world, 2D teacher, pseudo-labels, 3D pre-training, fine-tuning from
 scratch and pre-trained, and the report (``DIR/results.{json,md,png}``,
@@ -32,6 +32,10 @@ def parse_args(argv=None):
                         'off-the-shelf DPT); train: train a small DPT on the world\'s photos '
                         'first; oracle: pre-train on the frames\' ground-truth 2D labels '
                         '(ablation: what a perfect 2D teacher would give)')
+    parser.add_argument('--fusion', action='store_true',
+                        help='add the row pre-trained on the teacher\'s labels fused onto the '
+                        'training rooms from their own rendered RGB-D frames (issue 17; '
+                        'docs/fusion.md), with the same fine-tuning runs and seeds')
     parser.add_argument('--workers', type=int, default=None,
                         help='worker processes (default: one per CPU core, at most 2)')
     parser.add_argument('--threads', type=int, default=None,
@@ -44,7 +48,7 @@ def main(argv=None) -> dict:
     from d3l.benchmark.demo import run_demo
     return run_demo(args.out, preset=args.preset, seeds=args.seeds,
                     world_seed=args.world_seed, teacher=args.teacher, workers=args.workers,
-                    threads=args.threads)
+                    threads=args.threads, fusion=args.fusion)
 
 
 if __name__ == '__main__':

@@ -52,7 +52,7 @@ from typing import Dict, Optional
 
 from . import jobs as J
 from . import report
-from .plan import DEMO_VERSION, INITS, SCHEDULES, DemoError, Plan
+from .plan import DEMO_VERSION, SCHEDULES, DemoError, Plan
 from .scheduler import fmt_seconds, log, read_json, run_jobs
 
 
@@ -132,8 +132,9 @@ def _cpu_seconds() -> dict:
 def _print_table(plan: Plan, summary: dict, seconds: float) -> None:
     header = ' '.join(f'{report.column(s):>14}' for s in plan.settings)
     print(f'\n{"mIoU (%)":<12} {header}')
-    for init in INITS:
+    for init in plan.inits:
         row = ' '.join(f'{summary[init][s]:8.1f} ± {summary["std"][init][s]:3.1f}'
+                       if s in summary[init] else f'{report.NOT_RUN:>14}'
                        for s in plan.settings)
         print(f'{init:<12} {row}')
     print(f'{"full labels":<12} {summary["full"]:8.1f} (seeds {plan.full_seeds})')
@@ -171,9 +172,12 @@ def _report(plan: Plan, results: Dict[str, dict], wall: Dict[str, float], cpu: d
 
 def run_demo(out: str, preset: str = 'default', seeds: int = 3, world_seed: int = 0,
              teacher: str = 'zoo', workers: Optional[int] = None,
-             threads: Optional[int] = None) -> dict:
+             threads: Optional[int] = None, fusion: bool = False) -> dict:
     """Run (or resume) the demo in ``out``; returns the content of
-    ``results.json``. Raises :class:`DemoError` on a user-facing problem."""
+    ``results.json``. ``fusion`` adds the row pre-trained on the teacher's
+    labels fused onto the training rooms (:mod:`d3l.benchmark.fused`; an
+    existing folder gains its jobs). Raises :class:`DemoError` on a
+    user-facing problem."""
     if seeds < 1:
         raise DemoError(f'--seeds must be >= 1, got {seeds}')
     cores, workers, threads = _resources(workers, threads)
@@ -185,6 +189,7 @@ def run_demo(out: str, preset: str = 'default', seeds: int = 3, world_seed: int 
     start, load_start = time.perf_counter(), os.getloadavg()[0]
     wall: Dict[str, float] = {}
     log(f'preset {preset}, world seed {world_seed}, teacher {teacher}, '
+        + ('fused-labels row, ' if fusion else '') +
         f'{seeds} seed(s), {workers} worker(s) x {threads} thread(s); output in {out}')
 
     log('stage 1/4: the synthetic world')
@@ -193,7 +198,7 @@ def run_demo(out: str, preset: str = 'default', seeds: int = 3, world_seed: int 
     wall['world'] = time.perf_counter() - t
     log(f'the synthetic world: done in {fmt_seconds(wall["world"])}')
 
-    plan = Plan(out, preset, seeds, world, teacher=teacher, world_seed=world_seed)
+    plan = Plan(out, preset, seeds, world, teacher=teacher, world_seed=world_seed, fusion=fusion)
     t = time.perf_counter()
     cached = make_splits(plan)
     wall['splits'] = time.perf_counter() - t
@@ -201,7 +206,8 @@ def run_demo(out: str, preset: str = 'default', seeds: int = 3, world_seed: int 
         f'{fmt_seconds(wall["splits"])}' + (f' ({cached} cached)' if cached else ''))
 
     jobs = plan.jobs()
-    log(f'stage 3/4: teacher, pseudo-labels, pre-training and '
+    log('stage 3/4: teacher, pseudo-labels, pre-training'
+        + (', fused labels and pre-training on them' if fusion else '') + ' and '
         f'{sum(j["kind"] == "finetune" for j in jobs)} fine-tuning runs')
     t = time.perf_counter()
     results = run_jobs(jobs, plan, workers, threads)

@@ -213,21 +213,50 @@ def pseudo_label_quality(label_dir: str, rgbd_root: str) -> dict:
     return result
 
 
-def job_pretrain(spec: dict) -> dict:
+def _pretrain(spec: dict, options: List[str]) -> dict:
+    """Pre-train ``spec['config']``, export its backbone (head dropped)."""
     work_dir = osp.join(spec['dir'], 'work')
-    options = [f'train_dataloader.dataset.source.data_root={spec["rgbd"]}',
-               f'train_dataloader.dataset.label_dir={spec["label_dir"]}',
-               *_train_options(spec['iters'])]
-    tool('train').main([spec['config'], '--work-dir', work_dir, '--cfg-options', *options])
+    tool('train').main([spec['config'], '--work-dir', work_dir, '--cfg-options', *options,
+                        *_train_options(spec['iters'])])
     checkpoint = _last_checkpoint(work_dir)
     backbone = osp.join(spec['dir'], 'backbone.pth')
     tool('export_backbone').main([checkpoint, backbone])
     scalars = _last_scalars(work_dir)
-    result = dict(backbone=backbone, iters=spec['iters'],
-                  final_loss_soft=scalars.get('loss_soft'),
-                  final_acc_teacher=scalars.get('acc_teacher'))
+    return dict(backbone=backbone, iters=spec['iters'],
+                final_loss_soft=scalars.get('loss_soft'),
+                final_acc_teacher=scalars.get('acc_teacher'))
+
+
+def job_pretrain(spec: dict) -> dict:
+    result = _pretrain(spec, [f'train_dataloader.dataset.source.data_root={spec["rgbd"]}',
+                              f'train_dataloader.dataset.label_dir={spec["label_dir"]}'])
     result['ply'] = export_pretrain_sample(spec['rgbd'], spec['label_dir'], spec['ply_dir'])
     return result
+
+
+def job_fused_labels(spec: dict) -> dict:
+    """--fusion: frames of the training rooms, labelled once by the demo's
+    teacher (the oracle: their ground-truth 2D labels), fused onto the rooms'
+    vertices; writes the pre-training config over the fused rooms."""
+    from .fused import prepare_fused_pretraining
+    options = []
+    if spec.get('checkpoint'):  # a DPT (the oracle reads the frames' labels)
+        options = [f'teacher.config={spec["teacher_config"]}',
+                   f'teacher.checkpoint={spec["checkpoint"]}']
+    prepared = prepare_fused_pretraining(
+        spec['world_root'], spec['dir'], spec['preset'], spec['world_seed'],
+        frames_per_room=spec['frames_per_room'], label_config=spec['config'],
+        label_options=options, progress=False)
+    counts = prepared['counts'] or {}
+    return dict(config=prepared['config'], label_dir=prepared['fused'],
+                frames_per_room=spec['frames_per_room'], counts=counts,
+                seen_percent=round(100.0 * counts.get('seen', 0) /
+                                   max(1, counts.get('vertices', 0)), 2))
+
+
+def job_pretrain_fused(spec: dict) -> dict:
+    # the config names the fused rooms and their labels (d3l.benchmark.fused)
+    return _pretrain(spec, [])
 
 
 def export_pretrain_sample(rgbd_root: str, label_dir: str, out_dir: str) -> List[str]:
@@ -290,4 +319,5 @@ def job_finetune(spec: dict) -> dict:
 
 
 JOBS = dict(teacher=job_teacher, teacher_zoo=job_teacher_zoo, pseudo_labels=job_pseudo_labels,
-            pretrain=job_pretrain, finetune=job_finetune)
+            pretrain=job_pretrain, fused_labels=job_fused_labels,
+            pretrain_fused=job_pretrain_fused, finetune=job_finetune)

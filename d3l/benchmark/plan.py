@@ -18,7 +18,16 @@ PRETRAIN_GT_CONFIG = osp.join(CONFIG_DIR, f'pretrainer_gt-synthetic_synthetic-rg
 TRAIN_TEACHER_CONFIG = osp.join(CONFIG_DIR, 'dpt_scratch_synthetic-seg2d_vit-tiny.py')
 TEACHERS = ('zoo', 'train', 'oracle')
 INITS = ('scratch', 'pretrained')
-INIT_TAGS = dict(scratch='scratch', pretrained='dpt-synthetic')
+#: --fusion adds this row: pre-trained on the teacher's labels fused onto the
+#: training rooms (d3l.benchmark.fused), fine-tuned with the pre-trained row's
+#: config, only ``load_from`` differs. LA settings only: fusing onto every
+#: training room's reconstruction would use the rooms that LR withholds
+#: (docs/fusion.md, "What fusion may use")
+FUSED = 'fused'
+INIT_TAGS = dict(scratch='scratch', pretrained='dpt-synthetic', fused='dpt-synthetic')
+#: --fusion: RGB-D frames rendered per training room (kept out of SCHEDULES,
+#: which identifies a demo folder: --fusion adds jobs to an existing folder)
+FUSION_FRAMES = dict(tiny=4, default=20)
 
 #: the demo's schedules per preset (the world's sizes and the trained
 #: teacher's iterations live in d3l.benchmark.world.presets).
@@ -65,7 +74,7 @@ class Plan:
     """Where everything goes under ``DIR`` and which jobs depend on which."""
 
     def __init__(self, out_dir: str, preset: str, seeds: int, world: Dict[str, str],
-                 teacher: str = 'zoo', world_seed: int = 0):
+                 teacher: str = 'zoo', world_seed: int = 0, fusion: bool = False):
         from .world import get_preset
 
         self.out = osp.abspath(out_dir)
@@ -75,8 +84,11 @@ class Plan:
         self.world = world
         self.world_seed = world_seed
         self.teacher = teacher
+        self.fusion = fusion
+        self.inits = INITS + ((FUSED,) if fusion else ())
         self.backbone = BACKBONE
         self.settings = setting_names(self.schedule)
+        self.fused_settings = [s for s in self.settings if s.startswith('la')] if fusion else []
         self.full_seeds = self.seeds[:self.schedule['full_seeds']]
         self.ply_dir = osp.join(self.out, 'ply')
 
@@ -117,7 +129,23 @@ class Plan:
                  deps=['pseudo_labels'], config=config, rgbd=self.world['rgbd'],
                  ply_dir=self.ply_dir, iters=self.schedule['pretrain_iters'],
                  title=f'3D pre-training ({self.schedule["pretrain_iters"]} iterations)')]
-        return jobs
+        return jobs + (self._fusion_jobs(config) if self.fusion else [])
+
+    def _fusion_jobs(self, label_config: str) -> List[dict]:
+        """--fusion: frames of the training rooms -> the teacher's labels ->
+        fused onto the rooms' vertices -> pre-training on them."""
+        frames = FUSION_FRAMES[self.preset.name]
+        iters = self.schedule['pretrain_iters']
+        return [
+            dict(name='fused_labels', kind='fused_labels', dir=self.job_dir('fused'),
+                 deps=[] if self.teacher == 'oracle' else ['teacher'], config=label_config,
+                 world_root=self.world['root'], preset=self.preset.name,
+                 world_seed=self.world_seed, frames_per_room=frames,
+                 title=f'teacher labels of {frames} frames per training room, fused onto '
+                 'the rooms'),
+            dict(name='pretrain_fused', kind='pretrain_fused', dir=self.job_dir('pretrain_fused'),
+                 deps=['fused_labels'], iters=iters,
+                 title=f'3D pre-training on the fused labels ({iters} iterations)')]
 
     def _finetune_job(self, init: str, setting: str, seed: int) -> dict:
         name = f'finetune/{init}_{setting}_seed{seed}'
@@ -131,7 +159,7 @@ class Plan:
                 if seed == 0 and setting == self.settings[0] else None)
         return dict(
             name=name, kind='finetune', dir=self.job_dir(name),
-            deps=['pretrain'] if init == 'pretrained' else [],
+            deps=dict(pretrained=['pretrain'], fused=['pretrain_fused']).get(init, []),
             init=init, setting=setting, seed=seed, config=config,
             scannet=self.world['scannet'], iters=self.schedule['finetune_iters'],
             la_file=files.get(setting), lr_file=files['lr'] if setting.startswith('lr') else None,
@@ -144,7 +172,8 @@ class Plan:
         finetune = []
         for seed in self.seeds:
             for setting in self.settings:
-                finetune += [self._finetune_job(init, setting, seed) for init in INITS]
+                finetune += [self._finetune_job(init, setting, seed) for init in self.inits
+                             if init != FUSED or setting in self.fused_settings]
             if seed in self.full_seeds:
                 finetune.append(self._finetune_job('scratch', 'full', seed))
         return self._teacher_jobs() + finetune
@@ -152,11 +181,13 @@ class Plan:
     def fill(self, spec: dict, results: Dict[str, dict]) -> dict:
         """Add what a job needs from the jobs it depends on."""
         spec = dict(spec)
-        if spec['kind'] == 'pseudo_labels' and 'teacher' in results:
+        if spec['kind'] in ('pseudo_labels', 'fused_labels') and 'teacher' in results:
             spec['checkpoint'] = results['teacher']['checkpoint']
             spec['teacher_config'] = results['teacher']['config']
         elif spec['kind'] == 'pretrain':
             spec['label_dir'] = results['pseudo_labels']['label_dir']
-        elif spec['kind'] == 'finetune' and spec['init'] == 'pretrained':
-            spec['load_from'] = results['pretrain']['backbone']
+        elif spec['kind'] == 'pretrain_fused':
+            spec['config'] = results['fused_labels']['config']
+        elif spec['kind'] == 'finetune' and spec['init'] != 'scratch':
+            spec['load_from'] = results[spec['deps'][0]]['backbone']
         return spec

@@ -6,7 +6,10 @@ import math
 import os
 from typing import Dict, List
 
-from .plan import INITS
+from .plan import FUSED
+
+#: a cell of a setting that a row does not run (the fused row: LR)
+NOT_RUN = '–'
 
 
 def _mean_std(values: List[float]):
@@ -35,7 +38,8 @@ def _runs(plan, results, init: str, setting: str) -> List[dict]:
 def _finetune_rows(plan, results: Dict[str, dict]) -> dict:
     """Means, spreads, per-seed scores, gains and per-class IoU of the rows."""
     summary, per_seed, std, iou = {}, {}, {}, {}
-    rows = [(init, plan.settings) for init in INITS] + [('full', ['full'])]
+    rows = [(init, plan.fused_settings if init == FUSED else plan.settings)
+            for init in plan.inits] + [('full', ['full'])]
     for init, settings in rows:
         summary[init], per_seed[init], std[init], iou[init] = {}, {}, {}, {}
         for setting in settings:
@@ -48,17 +52,42 @@ def _finetune_rows(plan, results: Dict[str, dict]) -> dict:
             iou[init][setting] = _mean_iou(runs)
     summary['full'] = summary['full']['full']
     iou['full'] = iou['full']['full']
+    summary.update(per_seed=per_seed, std=std, per_class_iou=iou,
+                   gain=_gains(plan, per_seed, 'pretrained', 'scratch'),
+                   full_minus_scratch={s: round(summary['full'] - summary['scratch'][s], 2)
+                                       for s in plan.settings})
+    if plan.fusion:
+        summary['gain_fused'] = _gains(plan, per_seed, FUSED, 'scratch')
+        # the question of the fused row: does it beat the paper's single-view pre-training?
+        summary['fused_vs_pretrained'] = _gains(plan, per_seed, FUSED, 'pretrained')
+        summary['fused_settings'] = plan.fused_settings
+        for entry in summary['fused_vs_pretrained'].values():
+            entry['beats_single_view'] = entry['mean'] > 0
+    return summary
+
+
+def _gains(plan, per_seed: dict, init: str, reference: str) -> dict:
+    """Per setting: the mean and spread over seeds of ``init`` minus
+    ``reference`` (same seed, same split files), and the seeds it wins."""
     gain = {}
     for setting in plan.settings:
-        diffs = [a - b for a, b in zip(per_seed['pretrained'][setting],
-                                       per_seed['scratch'][setting])]
+        if setting not in per_seed[init]:  # the fused row: LA settings only
+            continue
+        diffs = [a - b for a, b in zip(per_seed[init][setting], per_seed[reference][setting])]
         mean, spread = _mean_std(diffs)
         gain[setting] = dict(mean=round(mean, 2), std=round(spread, 2),
                              wins=sum(d > 0 for d in diffs), seeds=len(diffs))
-    summary.update(per_seed=per_seed, std=std, gain=gain, per_class_iou=iou,
-                   full_minus_scratch={s: round(summary['full'] - summary['scratch'][s], 2)
-                                       for s in plan.settings})
-    return summary
+    return gain
+
+
+def _fusion_summary(results: Dict[str, dict]) -> dict:
+    labels, pretrain = results['fused_labels'], results['pretrain_fused']
+    return dict(frames_per_room=labels['frames_per_room'], seen_percent=labels['seen_percent'],
+                counts={k: v for k, v in labels['counts'].items() if isinstance(v, int)},
+                pretrain=dict(iters=pretrain['iters'],
+                              final_loss_soft=pretrain.get('final_loss_soft'),
+                              final_acc_teacher=pretrain.get('final_acc_teacher')),
+                seconds=dict(fused_labels=labels['seconds'], pretrain=pretrain['seconds']))
 
 
 def summarize(plan, results: Dict[str, dict], wall: Dict[str, float], cpu: dict,
@@ -94,6 +123,8 @@ def summarize(plan, results: Dict[str, dict], wall: Dict[str, float], cpu: dict,
                   'finetune_total': round(sum(finetune_seconds), 2)},
             wall={k: round(v, 2) for k, v in wall.items()},
             cpu=cpu))
+    if plan.fusion:
+        summary['fusion'] = _fusion_summary(results)
     return summary
 
 
@@ -120,6 +151,8 @@ def column(setting: str) -> str:
 
 
 def _cell(summary: dict, init: str, setting: str, seeds: int) -> str:
+    if setting not in summary[init]:
+        return NOT_RUN
     mean, spread = summary[init][setting], summary['std'][init][setting]
     return f'{mean:.1f} ± {spread:.1f}' if seeds > 1 else f'{mean:.1f}'
 
@@ -135,10 +168,22 @@ def _main_table(plan, summary: dict) -> List[str]:
         '| Scratch | ' + ' | '.join(_cell(summary, 'scratch', s, n) for s in settings) + ' |',
         f'| Pre-trained ({teacher_text(plan)}) | '
         + ' | '.join(_cell(summary, 'pretrained', s, n) for s in settings) + ' |',
-        '| Gain | ' + ' | '.join(
-            f'{summary["gain"][s]["mean"]:+.1f}'
-            + (f' ± {summary["gain"][s]["std"]:.1f} ({summary["gain"][s]["wins"]}/{n} seeds)'
-               if n > 1 else '') for s in settings) + ' |',
+        '| Gain | ' + _gain_cells(summary['gain'], settings, n) + ' |']
+    if plan.fusion:
+        lines += [
+            f'| Pre-trained on fused labels of the training rooms ({teacher_text(plan)}) | '
+            + ' | '.join(_cell(summary, FUSED, s, n) for s in settings) + ' |',
+            '| Gain (fused) | ' + _gain_cells(summary['gain_fused'], settings, n) + ' |',
+            '| Fused minus single-view pre-training | '
+            + _gain_cells(summary['fused_vs_pretrained'], settings, n) + ' |', '',
+            'Does pre-training on the fused labels of the training rooms beat the paper\'s '
+            'single-view pre-training? ' + '; '.join(
+                f'{column(s)}: '
+                + ('yes' if summary['fused_vs_pretrained'][s]['beats_single_view'] else 'no')
+                for s in plan.fused_settings) + ' (mean over seeds of the same-seed '
+            f'differences). {NOT_RUN}: not run, LR withholds the other rooms\' '
+            'reconstructions, onto which fusion would project (docs/fusion.md).']
+    lines += [
         '',
         f'Reference: scratch with **every label** of the {plan.preset.train_rooms} training '
         f'rooms (same schedule): **{full_cell}** mIoU (seed'
@@ -149,10 +194,18 @@ def _main_table(plan, summary: dict) -> List[str]:
     return lines
 
 
+def _gain_cells(gain: dict, settings: List[str], n: int) -> str:
+    return ' | '.join(
+        NOT_RUN if s not in gain else f'{gain[s]["mean"]:+.1f}'
+        + (f' ± {gain[s]["std"]:.1f} ({gain[s]["wins"]}/{n} seeds)' if n > 1 else '')
+        for s in settings)
+
+
 def _per_class_table(plan, summary: dict) -> List[str]:
     iou = summary['per_class_iou']
     columns = [(f'scratch {column(s)}', iou['scratch'][s]) for s in plan.settings]
     columns += [(f'pre-trained {column(s)}', iou['pretrained'][s]) for s in plan.settings]
+    columns += [(f'fused {column(s)}', iou[FUSED][s]) for s in plan.fused_settings]
     columns.append(('full labels', iou['full']))
     smallest = plan.settings[0]
     counts = summary['label_counts'].get(smallest, {}).get('expected', {})
@@ -198,6 +251,22 @@ def _teacher_lines(plan, summary: dict) -> List[str]:
     return lines
 
 
+def _fusion_lines(summary: dict) -> List[str]:
+    fusion = summary['fusion']
+    pretrain = fusion['pretrain']
+    lines = ['', '## Pre-training on fused labels of the training rooms (--fusion)', '',
+             f'- {fusion["frames_per_room"]} RGB-D frames rendered per training room, labelled '
+             f'once by the same teacher, fused onto the rooms\' vertices (depth-tested, mean '
+             f'over views; docs/fusion.md): {fusion["seen_percent"]:.1f} % of the vertices seen '
+             'by a frame; no 3D label is read.']
+    if pretrain.get('final_acc_teacher') is not None:
+        lines.append(f'- 3D pre-training on them ({pretrain["iters"]} iterations, the same '
+                     f'model and schedule): final soft cross-entropy '
+                     f'{pretrain["final_loss_soft"]:.3f}, agreement with the fused top-1 '
+                     f'{pretrain["final_acc_teacher"]:.1f} % (training crops).')
+    return lines
+
+
 def _time_lines(summary: dict) -> List[str]:
     seconds = summary['seconds']
     lines = ['', '## Time', '', '| Stage | Seconds |', '| --- | --- |']
@@ -222,20 +291,22 @@ def write_markdown(path: str, plan, summary: dict) -> None:
         f'{plan.preset.val_rooms} held-out rooms'
         + (f', mean ± std over {n} seeds ({", ".join(map(str, plan.seeds))}).' if n > 1
            else f', seed {plan.seeds[0]}.'),
-        'Both rows use the same config, schedule, seeds and split files; the only '
-        'difference is `load_from` (the pre-trained backbone).', '']
+        f'{"All" if plan.fusion else "Both"} rows use the same config, schedule, seeds and '
+        'split files; the only difference is `load_from` (the pre-trained backbone).', '']
     lines += _main_table(plan, summary)
     lines += [f'- {column(s)}: {summary["settings"][s]}' for s in plan.settings + ['full']]
     lines += ['', '## Per seed', '', '| Method | Seed | ' + ' | '.join(map(column, plan.settings))
               + ' | full labels |', '| --- | --- |' + ' --- |' * (len(plan.settings) + 1)]
-    for init in INITS:
+    for init in plan.inits:
         for i, seed in enumerate(plan.seeds):
             full = summary['per_seed']['full']['full']
             full = f'{full[i]:.1f}' if init == 'scratch' and i < len(full) else ''
             lines.append(f'| {init} | {seed} | ' + ' | '.join(
-                f'{summary["per_seed"][init][s][i]:.1f}' for s in plan.settings)
+                f'{summary["per_seed"][init][s][i]:.1f}' if s in summary[init] else NOT_RUN
+                for s in plan.settings)
                 + f' | {full} |')
     lines += [''] + _per_class_table(plan, summary) + _teacher_lines(plan, summary)
+    lines += _fusion_lines(summary) if plan.fusion else []
     lines += _time_lines(summary)
     lines += ['', 'Files: `results.json` (these numbers, label counts per class), '
               '`results.png`, `ply/` (a pre-training frame coloured by pseudo-label and by '
@@ -252,17 +323,21 @@ def write_plot(path: str, plan, summary: dict) -> None:
 
     settings = plan.settings
     x = np.arange(len(settings))
-    width = 0.38
+    bars = [('scratch', '#9e9e9e', 'scratch'),
+            ('pretrained', '#1f77b4', f'pre-trained ({teacher_text(plan)})')]
+    if plan.fusion:
+        bars.append((FUSED, '#2ca02c', 'pre-trained on fused labels of the training rooms'))
+    width = 0.76 / len(bars)
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
-    for offset, init, color, label in ((-width / 2, 'scratch', '#9e9e9e', 'scratch'),
-                                       (width / 2, 'pretrained', '#1f77b4',
-                                        f'pre-trained ({teacher_text(plan)})')):
-        means = [summary[init][s] for s in settings]
-        spreads = [summary['std'][init][s] for s in settings]
+    for k, (init, color, label) in enumerate(bars):
+        offset = (k - (len(bars) - 1) / 2) * width
+        # a setting the row does not run has no bar
+        means = [summary[init].get(s, np.nan) for s in settings]
+        spreads = [summary['std'][init].get(s, 0.0) for s in settings]
         ax.bar(x + offset, means, width, yerr=spreads if len(plan.seeds) > 1 else None,
                capsize=4, color=color, label=label)
         for i, s in enumerate(settings):
-            values = summary['per_seed'][init][s]
+            values = summary['per_seed'][init].get(s, [])
             ax.scatter(np.full(len(values), x[i] + offset), values, s=10, color='black',
                        zorder=3)
     ax.axhline(summary['full'], color='#d62728', linestyle='--', linewidth=1,
@@ -274,8 +349,8 @@ def write_plot(path: str, plan, summary: dict) -> None:
                f'2D teacher mIoU {summary["teacher_2d_miou"]:.1f}')
     ax.set_title(f'd3l demo ({plan.preset.name} preset, {seeds}); {teacher}', fontsize=10)
     ax.legend(loc='upper left', fontsize=8)
-    top = max([summary['full']] + [summary[i][s] + summary['std'][i][s] for i in INITS
-                                   for s in settings])
+    top = max([summary['full']] + [summary[i][s] + summary['std'][i][s] for i in plan.inits
+                                   for s in settings if s in summary[i]])
     ax.set_ylim(0, max(5.0, top * 1.25))
     fig.tight_layout()
     tmp = f'{path}.tmp-{os.getpid()}.png'

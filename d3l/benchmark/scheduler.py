@@ -52,6 +52,8 @@ def _note(spec: dict, result: dict, finetune: List[int]) -> str:
         return (f'top-1 vs the frames\' ground truth: mIoU '
                 f'{result.get("miou", float("nan")):.1f}, pixel accuracy '
                 f'{result.get("pixel_acc", float("nan")):.1f}')
+    if spec['kind'] == 'fused_labels':
+        return f'{result["seen_percent"]:.1f} % of the training rooms\' vertices seen by a frame'
     agreement = result.get('final_acc_teacher') or 0.0
     return f'agreement with the teacher {agreement:.1f} %'
 

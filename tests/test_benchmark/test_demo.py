@@ -252,3 +252,55 @@ def test_oracle_teacher_demo(tmp_path):
     assert not (out / 'teacher').exists()
     assert 'oracle teacher' in proc.stdout
     assert set(results['pretrained']) == set(SETTINGS)
+
+
+def test_fusion_row_on_the_same_folder(demo):
+    """--fusion on a finished folder adds only the fused-labels jobs: frames of
+    the training rooms, the teacher's labels fused onto them, pre-training on
+    them, and the same fine-tuning runs (config, seeds, split files) loading
+    that backbone; the other rows stay as they were. Cheap: it reuses the
+    module's tiny demo (world, teacher, scratch and pre-trained runs)."""
+    from conftest import run_tool
+    from mmengine.config import Config
+
+    from d3l.pseudo_labels import read_manifest
+    out, _ = demo
+    before = _results(out)
+    proc = run_tool('demo.py', '--out', out, '--preset', 'tiny', '--seeds', SEEDS,
+                    '--teacher', TEACHER, '--fusion', timeout=900)
+    started = [line for line in proc.stdout.splitlines() if 'started' in line]
+    # LA only: LR withholds the reconstructions of the rooms fusion would project onto
+    assert len(started) == 2 + SEEDS
+    assert all('fused' in line for line in started)
+    results = _results(out)
+    for init in ('scratch', 'pretrained', 'full'):
+        assert results['per_seed'][init] == before['per_seed'][init]
+    assert set(results['fused']) == {'la20'} == set(results['fused_vs_pretrained'])
+    for setting in ('la20',):
+        fused = results['per_seed']['fused'][setting]
+        assert len(fused) == SEEDS and all(0.0 <= v <= 100.0 for v in fused)
+        diffs = np.subtract(fused, results['per_seed']['pretrained'][setting])
+        versus = results['fused_vs_pretrained'][setting]
+        assert versus['mean'] == pytest.approx(diffs.mean(), abs=0.02)
+        assert versus['wins'] == int((diffs > 0).sum())
+        assert versus['beats_single_view'] == (versus['mean'] > 0)
+    # the fused store holds the training rooms only (the validation rooms are the benchmark's)
+    train = (out / 'world' / 'scannet' / 'meta' / 'scannetv2_train.txt').read_text().split()
+    fused_dir = out / 'fused' / 'fused'
+    assert sorted(read_manifest(str(fused_dir))['frame_ids']) == sorted(train)
+    fusion = results['fusion']
+    assert fusion['counts']['scenes'] == len(train)
+    assert fusion['counts']['used'] == fusion['frames_per_room'] * len(train)
+    assert 0.0 < fusion['seen_percent'] == pytest.approx(
+        100.0 * fusion['counts']['seen'] / fusion['counts']['vertices'], abs=0.01)
+    cfg = Config.fromfile(str(out / 'fused' / 'pretrain_fused.py'))
+    assert cfg.train_dataloader.dataset.type == 'FusedSceneDataset'
+    assert cfg.train_dataloader.dataset.scenes.split == 'train'
+    # the fused row's fine-tuning runs load the fused backbone, the paper's row its own
+    backbone = str(out / 'pretrain_fused' / 'backbone.pth')
+    fused_log = (out / 'finetune' / 'fused_la20_seed0' / 'job.log').read_text()
+    assert backbone in fused_log
+    assert backbone not in (out / 'finetune' / 'pretrained_la20_seed0' / 'job.log').read_text()
+    markdown = (out / 'results.md').read_text(encoding='utf-8')
+    assert '| Pre-trained on fused labels of the training rooms (shipped 2D teacher) |' in markdown
+    assert 'beat the paper\'s single-view pre-training? LA 20 pts: ' in markdown
