@@ -11,21 +11,9 @@ tensors left at their initialisation).
 """
 import argparse
 import os
-import os.path as osp
 
-from d3l.engine.cli import (
-    CLIError,
-    DictAction,
-    adapt_to_device,
-    check_checkpoint,
-    check_out_dir,
-    check_runner_config,
-    enable_amp,
-    fill_scheduler_ends,
-    find_resume_checkpoint,
-    load_config,
-    run_cli,
-)
+from d3l.apis.runner import train
+from d3l.engine.cli import DictAction, run_cli
 
 
 def parse_args(argv=None):
@@ -48,48 +36,8 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    check_out_dir(args.work_dir, '--work-dir')
-    cfg = load_config(args.config, args.cfg_options)
-    check_runner_config(cfg, args.config)
-    allow_partial = cfg.get('allow_partial')
-    cfg.launcher = args.launcher
-    if args.work_dir:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('work_dirs', cfg.config_name)
-    fill_scheduler_ends(cfg)
-    adapt_to_device(cfg, args.launcher)
-    if args.amp:
-        enable_amp(cfg)
-    if args.resume == 'auto':
-        latest = find_resume_checkpoint(cfg.work_dir)
-        if latest is not None:
-            check_checkpoint(latest)
-        cfg.resume = True
-        cfg.load_from = None
-    elif args.resume is not None:
-        check_checkpoint(args.resume)
-        cfg.resume = True
-        cfg.load_from = args.resume
-    elif cfg.get('load_from'):
-        check_checkpoint(cfg.load_from)
-
-    from mmengine.model import is_model_wrapper
-    from mmengine.runner import Runner
-
-    from d3l.models.utils.weight_transfer import WeightTransferError, allow_partial_transfer
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else _build_custom_runner(cfg)
-    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-    try:
-        allow_partial_transfer(model, allow_partial, source=cfg.get('load_from'))
-    except WeightTransferError as err:
-        raise CLIError(f'{args.config}: {err}') from None
-    runner.train()
-
-
-def _build_custom_runner(cfg):
-    from d3l.registry import RUNNERS
-    return RUNNERS.build(cfg)
+    train(args.config, work_dir=args.work_dir, resume=args.resume, amp=args.amp,
+          launcher=args.launcher, cfg_options=args.cfg_options)
 
 
 if __name__ == '__main__':

@@ -68,14 +68,9 @@ def load_weights(model: nn.Module, path: str) -> dict:
     :class:`CheckpointMismatchError` naming the missing, unexpected and
     mis-shaped keys: inference must not run with freshly initialised layers.
     """
-    from d3l.utils.compat import CorruptCheckpointError, UnsafeCheckpointError, safe_torch_load
+    from d3l.engine.cli import read_checkpoint
 
-    try:
-        checkpoint = safe_torch_load(path, map_location='cpu')
-    except FileNotFoundError:
-        raise CheckpointMismatchError(f'checkpoint {path} does not exist') from None
-    except (CorruptCheckpointError, UnsafeCheckpointError) as err:
-        raise CheckpointMismatchError(str(err)) from None
+    checkpoint = read_checkpoint(path, CheckpointMismatchError)
     state = _state_dict(checkpoint, path)
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]

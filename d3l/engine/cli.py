@@ -299,15 +299,21 @@ def enable_amp(cfg: Config) -> None:
     cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
 
 
+def read_checkpoint(path: str, error: type = CLIError):
+    """The checkpoint at ``path`` (weights_only, on the CPU); a missing,
+    corrupt, truncated or unsafe file is ``error`` naming it."""
+    try:
+        return safe_torch_load(path, map_location='cpu')
+    except FileNotFoundError:
+        raise error(f'checkpoint {path} does not exist') from None
+    except (CorruptCheckpointError, UnsafeCheckpointError) as err:
+        raise error(str(err)) from None
+
+
 def check_checkpoint(path: str) -> None:
     """Load a checkpoint once (weights_only) so that a corrupt, truncated or
     unsafe file is reported before the runner touches the work dir."""
-    try:
-        checkpoint = safe_torch_load(path, map_location='cpu')
-    except FileNotFoundError:
-        raise CLIError(f'checkpoint {path} does not exist') from None
-    except (CorruptCheckpointError, UnsafeCheckpointError) as err:
-        raise CLIError(str(err)) from None
+    checkpoint = read_checkpoint(path)
     if not isinstance(checkpoint, dict):
         raise CLIError(f'checkpoint {path} holds a {type(checkpoint).__name__}, not a dict')
 
@@ -387,5 +393,6 @@ _ARGUMENT_ERRORS = ('unexpected keyword argument', 'got unexpected arguments',
 
 __all__ = ['CLIError', 'DictAction', 'load_config', 'check_cfg_options', 'check_config_types',
            'check_top_level_keys', 'check_config_values', 'check_out_dir', 'check_runner_config',
-           'fill_scheduler_ends', 'adapt_to_device', 'enable_amp', 'check_checkpoint',
+           'fill_scheduler_ends', 'adapt_to_device', 'enable_amp', 'read_checkpoint',
+           'check_checkpoint',
            'find_resume_checkpoint', 'run_cli']

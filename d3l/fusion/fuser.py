@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from mmengine.dataset import BaseDataset
 
+from d3l.engine.stage_utils import build_dataset, plain
 from d3l.pseudo_labels import (
     LabelStoreError,
     SoftLabelCodec,
@@ -17,7 +18,7 @@ from d3l.pseudo_labels import (
     describe_source,
     file_stats,
 )
-from d3l.registry import DATASETS, TASK_UTILS
+from d3l.registry import TASK_UTILS
 
 from .accumulate import ViewAccumulator
 from .projection import ABS_TOLERANCE, REL_TOLERANCE, FusionError, check_camera, visible_vertices
@@ -41,18 +42,6 @@ class _SceneFiles:
 
     def get_raw_info(self, index: int) -> dict:
         return {'coord_path': self.paths[index]}
-
-
-def _build(cfg: dict, what: str):
-    cfg = dict(cfg)
-    try:
-        dataset = DATASETS.build(cfg)
-    except (FileNotFoundError, ValueError, TypeError, KeyError) as err:
-        raise FusionError(f'cannot build the {what} dataset {cfg.get("type")!r}: '
-                          f'{type(err).__name__}: {err}') from None
-    if hasattr(dataset, 'full_init'):
-        dataset.full_init()
-    return dataset
 
 
 @TASK_UTILS.register_module()
@@ -108,8 +97,8 @@ class SoftLabelFuser:
         codec_cfg = dict(codec or self.frame_store.manifest['codec'])
         codec_cfg.pop('type', None)
         self.codec = SoftLabelCodec(**codec_cfg)
-        self.scenes = _build(self.scenes_cfg, 'scenes')
-        self.frames = _build(self.frames_cfg, 'frames')
+        self.scenes = build_dataset(self.scenes_cfg, 'scenes', FusionError)
+        self.frames = build_dataset(self.frames_cfg, 'frames', FusionError)
         self.scene_ids = [str(s) for s in self._scene_ids()]
         self.frames_of = self._group_frames()
         self.check_source = check_source
@@ -164,12 +153,12 @@ class SoftLabelFuser:
                               stride=manifest.get('stride'),
                               shards={k: v.get('sha256') for k, v in
                                       sorted((manifest.get('shards') or {}).items())}),
-            frames=describe_source(self.frames, _plain(self.frames_cfg)),
+            frames=describe_source(self.frames, plain(self.frames_cfg)),
             abs_tolerance=self.abs_tolerance, rel_tolerance=self.rel_tolerance,
             max_depth=self.max_depth, weighting='mean over views')
 
     def source(self) -> dict:
-        return describe_source(self.scenes, _plain(self.scenes_cfg))
+        return describe_source(self.scenes, plain(self.scenes_cfg))
 
     def source_files(self) -> List[str]:
         return file_stats(_SceneFiles(self.scene_paths()))
@@ -222,16 +211,3 @@ class SoftLabelFuser:
         fused, views = accumulator.result()
         encoded = self.codec.encode(torch.from_numpy(fused), name=f'scene {scene_id!r}')
         return {k: v.numpy() for k, v in encoded.items()}, views, stats
-
-
-def _plain(value):
-    """Config values as JSON-friendly builtins."""
-    if hasattr(value, 'to_dict'):
-        value = value.to_dict()
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)

@@ -18,20 +18,13 @@ from typing import List, Optional
 
 from d3l.pseudo_labels import (
     LabelStoreError,
-    StoreLock,
     StoreLockError,
     make_manifest,
     plan_shards,
     shards_of_rank,
 )
 from d3l.pseudo_labels.manifest import write_manifest
-from d3l.pseudo_labels.session import (
-    Progress,
-    WriterGuard,
-    finish_manifest,
-    plan_work,
-    prepare_directory,
-)
+from d3l.pseudo_labels.session import Progress, WriterGuard, finish_manifest, plan_work
 
 from .fuser import SoftLabelFuser
 from .store import FusedShardWriter
@@ -51,28 +44,11 @@ def fusion_manifest(fuser: SoftLabelFuser, shard_size: int) -> dict:
 
 def _start(fuser, out_dir: str, shard_size: int, resume: bool, rank: int, world_size: int):
     """Rank 0 locks and prepares the directory; every rank gets the
-    manifest and the lock (or the error)."""
-    lock, verdict, error = None, [None], None
-    if rank == 0:
-        try:
-            lock = StoreLock(out_dir).acquire()
-            try:
-                verdict = [(prepare_directory(out_dir, fusion_manifest(fuser, shard_size),
-                                              resume), lock.run_id)]
-            except BaseException:
-                lock.release()
-                raise
-        except LabelStoreError as err:
-            error, verdict = err, [f'error: {err}']
-    if world_size > 1:
-        from mmengine.dist import broadcast_object_list
-        broadcast_object_list(verdict, src=0)
-    if error is not None:
-        raise error
-    if isinstance(verdict[0], str):
-        raise LabelStoreError(verdict[0][len('error: '):])
-    manifest, run_id = verdict[0]
-    return manifest, lock or StoreLock(out_dir, run_id=run_id)
+    manifest and the lock (or the store's error)."""
+    # imported here: d3l.apis imports the models, which need not load with d3l.fusion
+    from d3l.apis.soft_labels import start_run
+    return start_run(out_dir, lambda: fusion_manifest(fuser, shard_size), resume, rank,
+                     world_size, wrap=None)
 
 
 def fuse_shard(fuser: SoftLabelFuser, out_dir: str, index: int, start: int, stop: int,
