@@ -20,8 +20,8 @@ TOOLS_DIR = osp.join(REPO_ROOT, 'tools')
 
 def write_json(path: str, obj) -> None:
     # imported here: spawned workers import this module before they need d3l
-    from d3l.pseudo_labels.manifest import write_json_atomic
-    write_json_atomic(path, obj)
+    from d3l.utils import fileio
+    fileio.write_json(path, obj, indent=1, fsync=True)
 
 
 def tool(name: str):

@@ -3,8 +3,9 @@ from the jobs' results (:mod:`d3l.benchmark.demo`; not a CLI)."""
 from __future__ import annotations
 
 import math
-import os
 from typing import Dict, List
+
+from d3l.utils import fileio, markdown
 
 from .plan import FUSED
 
@@ -162,20 +163,20 @@ def _main_table(plan, summary: dict) -> List[str]:
     full = summary['std']['full']['full']
     full_seeds = len(plan.full_seeds)
     full_cell = f'{summary["full"]:.1f}' + (f' ± {full:.1f}' if full_seeds > 1 else '')
-    lines = [
-        '| Method | ' + ' | '.join(column(s) for s in settings) + ' |',
-        '| --- |' + ' --- |' * len(settings),
-        '| Scratch | ' + ' | '.join(_cell(summary, 'scratch', s, n) for s in settings) + ' |',
-        f'| Pre-trained ({teacher_text(plan)}) | '
-        + ' | '.join(_cell(summary, 'pretrained', s, n) for s in settings) + ' |',
-        '| Gain | ' + _gain_cells(summary['gain'], settings, n) + ' |']
+    rows = [['Scratch'] + [_cell(summary, 'scratch', s, n) for s in settings],
+            [f'Pre-trained ({teacher_text(plan)})']
+            + [_cell(summary, 'pretrained', s, n) for s in settings],
+            ['Gain'] + _gain_cells(summary['gain'], settings, n)]
+    if plan.fusion:
+        rows += [[f'Pre-trained on fused labels of the training rooms ({teacher_text(plan)})']
+                 + [_cell(summary, FUSED, s, n) for s in settings],
+                 ['Gain (fused)'] + _gain_cells(summary['gain_fused'], settings, n),
+                 ['Fused minus single-view pre-training']
+                 + _gain_cells(summary['fused_vs_pretrained'], settings, n)]
+    lines = markdown.table_lines(['Method'] + [column(s) for s in settings], rows)
     if plan.fusion:
         lines += [
-            f'| Pre-trained on fused labels of the training rooms ({teacher_text(plan)}) | '
-            + ' | '.join(_cell(summary, FUSED, s, n) for s in settings) + ' |',
-            '| Gain (fused) | ' + _gain_cells(summary['gain_fused'], settings, n) + ' |',
-            '| Fused minus single-view pre-training | '
-            + _gain_cells(summary['fused_vs_pretrained'], settings, n) + ' |', '',
+            '',
             'Does pre-training on the fused labels of the training rooms beat the paper\'s '
             'single-view pre-training? ' + '; '.join(
                 f'{column(s)}: '
@@ -194,11 +195,10 @@ def _main_table(plan, summary: dict) -> List[str]:
     return lines
 
 
-def _gain_cells(gain: dict, settings: List[str], n: int) -> str:
-    return ' | '.join(
-        NOT_RUN if s not in gain else f'{gain[s]["mean"]:+.1f}'
-        + (f' ± {gain[s]["std"]:.1f} ({gain[s]["wins"]}/{n} seeds)' if n > 1 else '')
-        for s in settings)
+def _gain_cells(gain: dict, settings: List[str], n: int) -> List[str]:
+    return [NOT_RUN if s not in gain else f'{gain[s]["mean"]:+.1f}'
+            + (f' ± {gain[s]["std"]:.1f} ({gain[s]["wins"]}/{n} seeds)' if n > 1 else '')
+            for s in settings]
 
 
 def _per_class_table(plan, summary: dict) -> List[str]:
@@ -210,18 +210,15 @@ def _per_class_table(plan, summary: dict) -> List[str]:
     smallest = plan.settings[0]
     counts = summary['label_counts'].get(smallest, {}).get('expected', {})
     val_rooms = summary['label_counts'].get('val_rooms', {})
-    lines = ['## Per-class IoU (mean over seeds)', '',
-             f'Labels: expected {column(smallest)} labelled points in all training rooms; '
-             'val rooms: validation rooms that hold the class.', '',
-             '| Class | labels | val rooms | ' + ' | '.join(c for c, _ in columns) + ' |',
-             '| --- | --- | --- |' + ' --- |' * len(columns)]
-
     def fmt(value):
         return '-' if value is None else f'{value:.1f}'
-    for name in iou['full']:
-        lines.append(f'| {name} | {fmt(counts.get(name))} | {val_rooms.get(name, "-")} | '
-                     + ' | '.join(fmt(values.get(name)) for _, values in columns) + ' |')
-    return lines + ['']
+    rows = [[name, fmt(counts.get(name)), str(val_rooms.get(name, '-'))]
+            + [fmt(values.get(name)) for _, values in columns] for name in iou['full']]
+    return (['## Per-class IoU (mean over seeds)', '',
+             f'Labels: expected {column(smallest)} labelled points in all training rooms; '
+             'val rooms: validation rooms that hold the class.', '']
+            + markdown.table_lines(['Class', 'labels', 'val rooms'] + [c for c, _ in columns],
+                                   rows) + [''])
 
 
 def _teacher_lines(plan, summary: dict) -> List[str]:
@@ -269,13 +266,12 @@ def _fusion_lines(summary: dict) -> List[str]:
 
 def _time_lines(summary: dict) -> List[str]:
     seconds = summary['seconds']
-    lines = ['', '## Time', '', '| Stage | Seconds |', '| --- | --- |']
-    for key, value in seconds['wall'].items():
-        lines.append(f'| {key} (wall, this run) | {value:.0f} |')
-    for key, value in seconds['jobs'].items():
-        lines.append(f'| {key} (job wall time, when it ran) | {value:.0f} |')
     cpu = seconds['cpu']
-    lines.append(f'| CPU time of this run, all processes | {cpu["total"]:.0f} |')
+    rows = ([[f'{key} (wall, this run)', f'{value:.0f}'] for key, value in seconds['wall'].items()]
+            + [[f'{key} (job wall time, when it ran)', f'{value:.0f}']
+               for key, value in seconds['jobs'].items()]
+            + [['CPU time of this run, all processes', f'{cpu["total"]:.0f}']])
+    lines = ['', '## Time', ''] + markdown.table_lines(['Stage', 'Seconds'], rows)
     lines += ['', f'Load average of the machine: {cpu["load_start"]:.1f} at the start, '
               f'{cpu["load_end"]:.1f} at the end ({cpu["cores"]} cores).']
     return lines
@@ -295,24 +291,27 @@ def write_markdown(path: str, plan, summary: dict) -> None:
         'split files; the only difference is `load_from` (the pre-trained backbone).', '']
     lines += _main_table(plan, summary)
     lines += [f'- {column(s)}: {summary["settings"][s]}' for s in plan.settings + ['full']]
-    lines += ['', '## Per seed', '', '| Method | Seed | ' + ' | '.join(map(column, plan.settings))
-              + ' | full labels |', '| --- | --- |' + ' --- |' * (len(plan.settings) + 1)]
-    for init in plan.inits:
-        for i, seed in enumerate(plan.seeds):
-            full = summary['per_seed']['full']['full']
-            full = f'{full[i]:.1f}' if init == 'scratch' and i < len(full) else ''
-            lines.append(f'| {init} | {seed} | ' + ' | '.join(
-                f'{summary["per_seed"][init][s][i]:.1f}' if s in summary[init] else NOT_RUN
-                for s in plan.settings)
-                + f' | {full} |')
+    lines += ['', '## Per seed', ''] + _per_seed_table(plan, summary)
     lines += [''] + _per_class_table(plan, summary) + _teacher_lines(plan, summary)
     lines += _fusion_lines(summary) if plan.fusion else []
     lines += _time_lines(summary)
     lines += ['', 'Files: `results.json` (these numbers, label counts per class), '
               '`results.png`, `ply/` (a pre-training frame coloured by pseudo-label and by '
               'RGB, one validation room\'s predictions and ground truth).', '']
-    from .world.writers import save_text
-    save_text(path, '\n'.join(lines))
+    fileio.write_text(path, '\n'.join(lines))
+
+
+def _per_seed_table(plan, summary: dict) -> List[str]:
+    rows = []
+    full = summary['per_seed']['full']['full']
+    for init in plan.inits:
+        for i, seed in enumerate(plan.seeds):
+            rows.append([init, str(seed)] + [
+                f'{summary["per_seed"][init][s][i]:.1f}' if s in summary[init] else NOT_RUN
+                for s in plan.settings]
+                + [f'{full[i]:.1f}' if init == 'scratch' and i < len(full) else ''])
+    return markdown.table_lines(['Method', 'Seed', *map(column, plan.settings), 'full labels'],
+                                rows)
 
 
 def write_plot(path: str, plan, summary: dict) -> None:
@@ -353,7 +352,6 @@ def write_plot(path: str, plan, summary: dict) -> None:
                                    for s in settings if s in summary[i]])
     ax.set_ylim(0, max(5.0, top * 1.25))
     fig.tight_layout()
-    tmp = f'{path}.tmp-{os.getpid()}.png'
-    fig.savefig(tmp)
+    with fileio.atomic_path(path, suffix='.png') as tmp:
+        fig.savefig(tmp)
     plt.close(fig)
-    os.replace(tmp, path)

@@ -15,33 +15,21 @@
 
 Every file is written under a temporary name and renamed; a scene or RGB-D
 room folder is assembled in a temporary folder and renamed as a whole, so
-an interrupted run leaves complete items or nothing.
+an interrupted run leaves complete items or nothing (:mod:`d3l.utils.fileio`).
 """
 from __future__ import annotations
 
-import json
 import os
 import os.path as osp
-import shutil
 from typing import Dict, Iterable
 
 import numpy as np
 from PIL import Image
 
+from d3l.utils import fileio
+
 DEPTH_SCALE = 1000.0  # uint16 depth PNG units per metre (millimetres)
 SCENE_FILES = ('coord', 'color', 'normal', 'segment20', 'instance')
-
-
-def _atomic(path: str, write) -> str:
-    os.makedirs(osp.dirname(osp.abspath(path)) or '.', exist_ok=True)
-    tmp = f'{path}.tmp{os.getpid()}'
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
-    return path
 
 
 def save_png(path: str, array: np.ndarray) -> str:
@@ -50,23 +38,17 @@ def save_png(path: str, array: np.ndarray) -> str:
     if array.dtype not in (np.uint8, np.uint16):
         raise TypeError(f'save_png({path}): expected uint8 or uint16, got {array.dtype}')
 
-    def write(tmp):
+    with fileio.atomic_path(path) as tmp:
         Image.fromarray(array).save(tmp, format='PNG')
-    return _atomic(path, write)
+    return path
 
 
 def save_json(path: str, obj) -> str:
-    def write(tmp):
-        with open(tmp, 'w', encoding='utf-8') as f:
-            json.dump(obj, f, indent=1, sort_keys=True)
-    return _atomic(path, write)
+    return fileio.write_json(path, obj, indent=1, sort_keys=True)
 
 
 def save_text(path: str, text: str) -> str:
-    def write(tmp):
-        with open(tmp, 'w', encoding='utf-8') as f:
-            f.write(text)
-    return _atomic(path, write)
+    return fileio.write_text(path, text)
 
 
 def depth_to_uint16(depth: np.ndarray, scale: float = DEPTH_SCALE) -> np.ndarray:
@@ -78,29 +60,21 @@ def depth_to_uint16(depth: np.ndarray, scale: float = DEPTH_SCALE) -> np.ndarray
     return raw.astype(np.uint16)
 
 
-def _commit_folder(tmp_dir: str, final_dir: str) -> str:
-    if osp.exists(final_dir):  # a stale copy of the same deterministic item
-        shutil.rmtree(final_dir)
-    os.replace(tmp_dir, final_dir)
-    return final_dir
-
-
 def write_scene(root: str, split: str, scene_id: str, scene: Dict[str, np.ndarray]) -> str:
     """One scene in Pointcept's ScanNet layout; returns its folder."""
     final_dir = osp.join(root, split, scene_id)
-    tmp_dir = osp.join(root, split, f'.{scene_id}.tmp{os.getpid()}')
-    shutil.rmtree(tmp_dir, ignore_errors=True)
-    os.makedirs(tmp_dir)
     expected = dict(coord=np.float32, color=np.uint8, normal=np.float32, segment20=np.int16,
                     instance=np.int16)
     num = len(scene['coord'])
-    for name, dtype in expected.items():
-        array = np.asarray(scene[name])
-        if array.dtype != dtype or len(array) != num:
-            raise ValueError(f'write_scene({scene_id}): {name} must be {np.dtype(dtype)} with '
-                             f'{num} rows, got {array.dtype} {array.shape}')
-        np.save(osp.join(tmp_dir, f'{name}.npy'), array)
-    return _commit_folder(tmp_dir, final_dir)
+    # a stale copy of the same deterministic item is replaced
+    with fileio.atomic_dir(final_dir) as tmp_dir:
+        for name, dtype in expected.items():
+            array = np.asarray(scene[name])
+            if array.dtype != dtype or len(array) != num:
+                raise ValueError(f'write_scene({scene_id}): {name} must be {np.dtype(dtype)} '
+                                 f'with {num} rows, got {array.dtype} {array.shape}')
+            np.save(osp.join(tmp_dir, f'{name}.npy'), array)
+    return final_dir
 
 
 def scene_complete(root: str, split: str, scene_id: str) -> bool:
@@ -121,8 +95,6 @@ def write_rgbd_room(root: str, room_id: str, frames, projection: str,
     folder.
     """
     final_dir = osp.join(root, room_id)
-    tmp_dir = osp.join(root, f'.{room_id}.tmp{os.getpid()}')
-    shutil.rmtree(tmp_dir, ignore_errors=True)
     frames = list(frames)
     if not frames:
         raise ValueError(f'write_rgbd_room({room_id}): no frames')
@@ -133,23 +105,29 @@ def write_rgbd_room(root: str, room_id: str, frames, projection: str,
         K = np.asarray(intrinsics, np.float64)
         camera.update(fx=float(K[0, 0]), fy=float(K[1, 1]), cx=float(K[0, 2]),
                       cy=float(K[1, 2]))
-    for sub in ('rgb', 'depth', 'label', 'pose'):
-        os.makedirs(osp.join(tmp_dir, sub))
-    save_json(osp.join(tmp_dir, 'camera.json'), camera)
-    for k, frame in enumerate(frames):
-        if frame['depth'].shape != (height, width):
-            raise ValueError(f'write_rgbd_room({room_id}): frame {k} has size '
-                             f'{frame["depth"].shape}, the room\'s first frame {(height, width)}')
-        if projection == 'perspective' and not np.allclose(frame['intrinsics'], intrinsics,
-                                                           atol=1e-4):
-            raise ValueError(f'write_rgbd_room({room_id}): frame {k} has other intrinsics '
-                             'than the room\'s camera.json')
-        stem = f'{k:06d}'
-        save_png(osp.join(tmp_dir, 'rgb', stem + '.png'), frame['img'])
-        save_png(osp.join(tmp_dir, 'depth', stem + '.png'), depth_to_uint16(frame['depth']))
-        save_png(osp.join(tmp_dir, 'label', stem + '.png'), frame['label2d'])
-        np.savetxt(osp.join(tmp_dir, 'pose', stem + '.txt'), frame['cam2world'], fmt='%.8f')
-    return _commit_folder(tmp_dir, final_dir)
+    # a stale copy of the same deterministic item is replaced
+    with fileio.atomic_dir(final_dir) as tmp_dir:
+        for sub in ('rgb', 'depth', 'label', 'pose'):
+            os.makedirs(osp.join(tmp_dir, sub))
+        save_json(osp.join(tmp_dir, 'camera.json'), camera)
+        for k, frame in enumerate(frames):
+            _check_frame(room_id, k, frame, (height, width), projection, intrinsics)
+            stem = f'{k:06d}'
+            save_png(osp.join(tmp_dir, 'rgb', stem + '.png'), frame['img'])
+            save_png(osp.join(tmp_dir, 'depth', stem + '.png'), depth_to_uint16(frame['depth']))
+            save_png(osp.join(tmp_dir, 'label', stem + '.png'), frame['label2d'])
+            np.savetxt(osp.join(tmp_dir, 'pose', stem + '.txt'), frame['cam2world'], fmt='%.8f')
+    return final_dir
+
+
+def _check_frame(room_id: str, k: int, frame: dict, size, projection: str, intrinsics) -> None:
+    if frame['depth'].shape != size:
+        raise ValueError(f'write_rgbd_room({room_id}): frame {k} has size '
+                         f'{frame["depth"].shape}, the room\'s first frame {size}')
+    if projection == 'perspective' and not np.allclose(frame['intrinsics'], intrinsics,
+                                                       atol=1e-4):
+        raise ValueError(f'write_rgbd_room({room_id}): frame {k} has other intrinsics '
+                         'than the room\'s camera.json')
 
 
 def rgbd_room_complete(root: str, room_id: str, num_frames: int) -> bool:
