@@ -11,15 +11,17 @@ Rows:
 
 - ``d3l lift_perspective`` / ``lift_equirect``: points + pixel indices from a
   float depth image in metres (what ``LiftRGBD`` calls);
-- ``d3l lift + colours``: plus the per-point colours, the same output as
-  Open3D's;
+- ``d3l lift + colours``: :func:`d3l.geometry.lift_rgbd`, points, colours
+  and pixel indices in one compiled pass (numba; the NumPy gathers without
+  it), the same output as Open3D's;
 - ``open3d create_from_rgbd_image``: Open3D's ``PointCloud.
   create_from_rgbd_image`` on the same frame (Open3D has no equirectangular
   lifting), skipped with a line saying so when Open3D does not import
   (``bash tools/setup_env.sh --bench`` installs ``open3d-cpu`` and Debian's
   ``libusb-1.0-0``);
 - ``pipeline``: one sample through ``LoadRGBD`` (file decoding included) ->
-  ``FilterDepthEdges`` -> ``LiftRGBD`` (normals) -> ``GridSample(0.02)`` ->
+  ``FilterDepthEdges`` -> ``LiftRGBD`` -> ``GridSample(0.02)`` ->
+  ``DepthNormals`` (the configs' order since issue 16) ->
   ``RandomRotate`` -> ``RandomScale`` -> ``ElasticDistortion`` ->
   ``ChromaticAutoContrast`` -> ``ChromaticJitter`` -> ``PackPointInputs``,
   plus the same pipeline with the cheaper ``normal_method='cross'``.
@@ -50,7 +52,8 @@ from PIL import Image
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
-REAL = osp.join(osp.dirname(REPO), 'shared', 'realdata')
+REAL = osp.join(os.environ.get('D3L_SHARED_DIR', osp.join(osp.dirname(REPO), 'shared')),
+               'realdata')
 PERSP_DEPTH = osp.join(REAL, 'open3d_rgbd', 'depth', '00000.png')
 PERSP_COLOR = osp.join(REAL, 'open3d_rgbd', 'color', '00000.jpg')
 PANO_DEPTH = osp.join(REAL, 'pano_hohonet', 'pano_asmasuxybohhcj.depth.png')
@@ -178,9 +181,10 @@ def main():
     args = parser.parse_args()
 
     from d3l.datasets.transforms import LoadRGBD
-    from d3l.geometry import lift_equirect, lift_perspective
+    from d3l.datasets.transforms.utils import retain_freed_memory
+    from d3l.geometry import lift_equirect, lift_perspective, lift_rgbd
     from d3l.registry import TRANSFORMS
-
+    retain_freed_memory()  # as the data path's transforms do: same for d3l and Open3D
     print(f'threads: OMP_NUM_THREADS={os.environ.get("OMP_NUM_THREADS", "unset")}, '
           f'{os.cpu_count()} CPUs')
     with tempfile.TemporaryDirectory() as tmp:
@@ -197,10 +201,8 @@ def main():
         def d3l_persp():
             return lift_perspective(depth, K)
 
-        def d3l_persp_color():  # as LiftRGBD gathers colours
-            points, index = lift_perspective(depth, K)
-            colors = np.take(color.reshape(-1, 3), index, axis=0)
-            return points, np.divide(colors, np.float32(255), dtype=np.float32)
+        def d3l_persp_color():  # what LiftRGBD calls: one compiled pass with numba
+            return lift_rgbd(depth, color, K)
 
         fns = {'d3l lift_perspective': d3l_persp, 'd3l lift + colours': d3l_persp_color}
         try:
@@ -237,8 +239,9 @@ def main():
             for method in ('pca', 'cross'):
                 pipeline = [TRANSFORMS.build(t) for t in (
                     dict(type='FilterDepthEdges'),
-                    dict(type='LiftRGBD', normal_method=method),
+                    dict(type='LiftRGBD', with_normals=False),
                     dict(type='GridSample', grid_size=0.02, mode='train'),
+                    dict(type='DepthNormals', normal_method=method),
                     dict(type='RandomRotate'), dict(type='RandomScale'),
                     dict(type='ElasticDistortion', prob=1.0),
                     dict(type='ChromaticAutoContrast', prob=1.0),

@@ -198,6 +198,94 @@ def lift_equirect(distance: Array, mask: Optional[Array] = None,
     return _lift_with_rays(distance, rays, _valid_mask(distance, mask, max_depth))
 
 
+# ------------------------------------------------------- lifting with colours
+#: set to False to force the NumPy path (tests compare the two)
+USE_NUMBA = True
+_KERNEL: list = []  # the compiled kernel, or None without numba; built on first use
+
+
+def _lift_kernel(depth, rx, ry, rz, mask, img, upper, points, colors, index):  # pragma: no cover
+    """Write the point, colour and pixel of every valid pixel; returns the
+    count. Same arithmetic as the NumPy path: float32 ``d * ray``, colour
+    ``float32(c) / 255``."""
+    count = 0
+    scale = np.float32(255)
+    for i in range(depth.size):
+        d = depth[i]
+        if d > 0 and d <= upper and (mask.size == 0 or mask[i]):
+            points[count, 0] = d * rx[i]
+            points[count, 1] = d * ry[i]
+            points[count, 2] = d if rz.size == 0 else d * rz[i]
+            for c in range(3):
+                colors[count, c] = np.float32(img[i, c]) / scale
+            index[count] = i
+            count += 1
+    return count
+
+
+def _compiled_kernel():
+    """The numba build of ``_lift_kernel`` (imported and compiled on first use,
+    not at import: numba's import takes ~0.5 s), or None without numba."""
+    if not _KERNEL:
+        try:  # numba comes with the dev and mmdet3d installs
+            import numba
+        except ImportError:  # pragma: no cover - the NumPy path gives the same arrays
+            _KERNEL.append(None)
+        else:
+            _KERNEL.append(numba.njit(cache=True, nogil=True)(_lift_kernel))
+    return _KERNEL[0]
+
+
+def lift_rgbd(depth: np.ndarray, img: np.ndarray, K: Optional[np.ndarray] = None,
+              projection: str = 'perspective', mask: Optional[np.ndarray] = None,
+              max_depth: Optional[float] = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points, colours and pixel indices of an RGB-D frame in one pass.
+
+    ``(points (N, 3) float32, colors (N, 3) float32 in [0, 1], pixel_index
+    (N,) int64)``: the points and indices of :func:`lift_perspective` /
+    :func:`lift_equirect` and the first three channels of ``img`` (H, W, C)
+    at those pixels divided by 255, bit for bit. With numba (the dev
+    install) one compiled loop over the pixels does it, 3x faster than the
+    NumPy gathers (``np.take`` copies 3-byte colour rows byte by byte);
+    without, the NumPy path (numpy arrays only)."""
+    depth = np.asarray(depth)
+    name = 'lift_rgbd'
+    _check_image(name, depth, mask)
+    img = np.asarray(img)
+    if img.ndim != 3 or img.shape[:2] != depth.shape or img.shape[2] < 3:
+        raise ValueError(f'{name}: image must be (H, W, >= 3) of the depth\'s size '
+                         f'{depth.shape}, got shape {img.shape}')
+    height, width = depth.shape
+    if projection == 'perspective':
+        rays = perspective_rays(height, width, K)
+    elif projection == 'equirect':
+        if width != 2 * height:
+            raise ValueError(f'{name}: an equirectangular image is twice as wide as high, '
+                             f'got {width}x{height} (W x H)')
+        rays = equirect_rays(height, width)
+    else:
+        raise ValueError(f"{name}: projection must be 'perspective' or 'equirect', got "
+                         f'{projection!r}')
+    depth = depth.astype(np.float32, copy=False)
+    kernel = _compiled_kernel() if USE_NUMBA and img.dtype == np.uint8 else None
+    if kernel is None:
+        points, index = _lift_with_rays(depth, rays, _valid_mask(depth, mask, max_depth))
+        colors = np.take(img.reshape(-1, img.shape[2])[:, :3], index, axis=0)
+        return points, np.divide(colors, np.float32(255), dtype=np.float32), index
+    rx, ry, rz = (np.zeros(0, np.float32) if c is None else c for c in ray_channels(rays))
+    flat_mask = (np.zeros(0, bool) if mask is None
+                 else np.ascontiguousarray(mask, bool).reshape(-1))
+    # max_depth compared in float32, as NumPy compares the float32 depth; None: finite
+    upper = np.float32(np.finfo(np.float32).max if max_depth is None else max_depth)
+    size = depth.size
+    points, colors = np.empty((size, 3), np.float32), np.empty((size, 3), np.float32)
+    index = np.empty(size, np.int64)
+    count = kernel(np.ascontiguousarray(depth).reshape(-1), rx, ry, rz, flat_mask,
+                         np.ascontiguousarray(img).reshape(size, img.shape[2]), upper,
+                         points, colors, index)
+    return points[:count], colors[:count], index[:count]
+
+
 def project_perspective(points: np.ndarray, K: Array, eps: float = 1e-9
                         ) -> Tuple[np.ndarray, np.ndarray]:
     """Project camera-frame points with ``K``: returns ``(uv (N, 2) float64,

@@ -34,8 +34,9 @@ from d3l.datasets.transforms import (
     RandomRotate,
     RandomScale,
 )
-from d3l.datasets.transforms.augmentation import FitToCube, trilinear
+from d3l.datasets.transforms.augmentation import FitToCube
 from d3l.datasets.transforms.utils import retain_freed_memory
+from d3l.geometry import interpolation
 
 FRAMES = ['sunrgbd', 'primesense', 'panorama']
 
@@ -111,16 +112,23 @@ def test_float32_rotation_and_scale_match_the_float64_formula(name):
     assert not np.allclose(factor, 1)
 
 
-def test_elastic_interpolation_matches_map_coordinates():
+@pytest.mark.parametrize('use_numba', [True, False])
+def test_elastic_interpolation_matches_map_coordinates(use_numba, monkeypatch):
+    monkeypatch.setattr(interpolation, 'USE_NUMBA', use_numba)
     rng = np.random.default_rng(0)
-    for shape in ((3, 3, 3, 3), (12, 9, 5, 3), (40, 30, 8, 3)):
+    for shape in ((3, 3, 3, 3), (12, 9, 5, 3), (40, 30, 8, 3), (2, 5, 1, 2)):
         field = ndimage.uniform_filter1d(rng.standard_normal(shape), 3, axis=0)
         coords = rng.uniform(-0.5, np.array(shape[:3]) - 0.5, (5000, 3))  # beyond the edges too
         coords[:8] = np.array(shape[:3]) - 1  # the last node exactly
         coords[8:16] = 0
         expected = np.stack([ndimage.map_coordinates(field[..., c], coords.T, order=1,
-                                                     mode='nearest') for c in range(3)], 1)
-        np.testing.assert_allclose(trilinear(field, coords), expected, rtol=0, atol=1e-12)
+                                                     mode='nearest')
+                             for c in range(shape[3])], 1)
+        np.testing.assert_allclose(interpolation.trilinear(field, coords), expected, rtol=0,
+                                   atol=1e-12)
+    if use_numba:
+        pytest.importorskip('numba')
+        assert interpolation._compiled_kernel() is not None
 
 
 @pytest.mark.parametrize('name', FRAMES)

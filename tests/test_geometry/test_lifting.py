@@ -1,4 +1,6 @@
 """Lifting of perspective and equirectangular depth images."""
+from functools import partial
+
 import numpy as np
 import pytest
 import torch
@@ -119,3 +121,53 @@ def test_bad_arguments_raise():
         lift_equirect(torch.ones(4, 4))
     with pytest.raises(ValueError, match='mask shape'):
         lift_perspective(np.ones((2, 2)), K_SMALL, mask=np.ones((3, 3), bool))
+
+
+def _real_rgbd(projection):
+    from conftest import realdata_path
+    from PIL import Image
+    if projection == 'perspective':
+        depth = realdata_path('open3d_rgbd', 'depth', '00000.png')
+        color = realdata_path('open3d_rgbd', 'color', '00000.jpg')
+    else:
+        depth = realdata_path('pano_hohonet', 'pano_asmasuxybohhcj.depth.png')
+        color = realdata_path('pano_hohonet', 'pano_asmasuxybohhcj.png')
+    depth = np.asarray(Image.open(depth), np.uint16).astype(np.float32) / 1000
+    return depth, np.asarray(Image.open(color).convert('RGB'))
+
+
+@pytest.mark.parametrize('projection', ['perspective', 'equirect'])
+def test_lift_rgbd_is_lifting_plus_the_colour_gather(projection, monkeypatch):
+    """The compiled pass and the NumPy path give the arrays of lift_* and the
+    colour gather bit for bit, on the real frames with bad pixels, a mask and
+    a range limit."""
+    from d3l.geometry import lift_rgbd, lifting
+    depth, img = _real_rgbd(projection)
+    depth = depth.copy()
+    depth[:3, :7] = np.nan
+    depth[5, :9] = np.inf
+    depth[7, :4] = -1
+    rng = np.random.default_rng(0)
+    K = np.array([[525.0, 0, 319.5], [0, 525.0, 239.5], [0, 0, 1]])
+    lift = (partial(lift_perspective, K=K) if projection == 'perspective' else lift_equirect)
+    cases = [dict(), dict(max_depth=2.5), dict(mask=rng.random(depth.shape) < 0.7)]
+    for kwargs in cases:
+        points, index = lift(depth, **kwargs)
+        colors = img.reshape(-1, 3)[index].astype(np.float32) / np.float32(255)
+        for use_numba in (True, False):
+            monkeypatch.setattr(lifting, 'USE_NUMBA', use_numba)
+            out = lift_rgbd(depth, img, K if projection == 'perspective' else None,
+                            projection, **kwargs)
+            for got, want in zip(out, (points, colors, index)):
+                assert got.dtype == want.dtype
+                np.testing.assert_array_equal(got, want)
+        assert len(index) > 0.3 * depth.size
+    pytest.importorskip('numba')
+    assert lifting._compiled_kernel() is not None  # the compiled pass was the one tested
+    rgba = np.concatenate([img, np.full(img.shape[:2] + (1,), 7, np.uint8)], 2)
+    np.testing.assert_array_equal(lift_rgbd(depth, rgba, K, projection)[1],
+                                  lift_rgbd(depth, img, K, projection)[1])
+    with pytest.raises(ValueError, match='image must be'):
+        lift_rgbd(depth, img[:-1], K, projection)
+    with pytest.raises(ValueError, match='projection'):
+        lift_rgbd(depth, img, K, 'fisheye')

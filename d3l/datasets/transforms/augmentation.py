@@ -15,11 +15,11 @@ a private generator (reproducible tests).
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
-import torch
 from mmcv.transforms import BaseTransform
 from scipy import ndimage
 
 from d3l.geometry import bounding_box, euler_to_matrix
+from d3l.geometry.interpolation import trilinear
 from d3l.registry import TRANSFORMS
 
 from .utils import retain_freed_memory
@@ -182,26 +182,6 @@ class RandomFlip(RandomPointTransform):
         if normals is not None:
             results['normals'] = normals
         return results
-
-
-def trilinear(field: np.ndarray, coords: np.ndarray) -> np.ndarray:
-    """(N, C) float64 trilinear interpolation of an (X, Y, Z, C) lattice at
-    (N, 3) fractional lattice coordinates, clamped to the lattice (what
-    ``scipy.ndimage.map_coordinates(order=1, mode='nearest')`` gives per
-    channel).
-
-    One call of torch's ``grid_sample`` (all channels at once, float64): 2x
-    faster than three ``map_coordinates`` calls, the same values to ~1e-14."""
-    sizes = np.asarray(field.shape[:3], np.float64)
-    # align_corners=True: -1 and 1 are the first and last lattice nodes
-    scale = 2.0 / np.maximum(sizes - 1, 1)
-    grid = np.clip(coords * scale - 1.0, -1.0, 1.0)[:, ::-1]  # (x, y, z) = (W, H, D)
-    volume = torch.from_numpy(np.ascontiguousarray(np.moveaxis(field, -1, 0), np.float64))
-    grid = torch.from_numpy(np.ascontiguousarray(grid, np.float64)).view(1, -1, 1, 1, 3)
-    with torch.no_grad():
-        out = torch.nn.functional.grid_sample(volume[None], grid, mode='bilinear',
-                                              padding_mode='border', align_corners=True)
-    return out.view(field.shape[-1], -1).numpy().T
 
 
 @TRANSFORMS.register_module()

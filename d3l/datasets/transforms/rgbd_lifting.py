@@ -12,6 +12,7 @@ from d3l.geometry import (
     depth_normals,
     lift_equirect,
     lift_perspective,
+    lift_rgbd,
 )
 from d3l.registry import TRANSFORMS
 
@@ -149,12 +150,18 @@ class LiftRGBD(BaseTransform):
             if K is None:
                 raise BadFrameError(f'{_frame_name(results)}: perspective frame without '
                                     'intrinsics')
+        elif depth.shape[1] != 2 * depth.shape[0]:
+            raise BadFrameError(f'{_frame_name(results)}: equirectangular depth must be '
+                                f'twice as wide as high, got '
+                                f'{depth.shape[1]}x{depth.shape[0]}')
+        colors = None
+        if isinstance(img, np.ndarray) and img.ndim == 3 and img.shape[2] >= 3:
+            # points, colours and pixels in one pass (same values as the gathers below)
+            points, colors, index = lift_rgbd(depth, img, K, projection, mask=mask,
+                                              max_depth=self.max_depth)
+        elif projection == 'perspective':
             points, index = lift_perspective(depth, K, mask=mask, max_depth=self.max_depth)
         else:
-            if depth.shape[1] != 2 * depth.shape[0]:
-                raise BadFrameError(f'{_frame_name(results)}: equirectangular depth must be '
-                                    f'twice as wide as high, got '
-                                    f'{depth.shape[1]}x{depth.shape[0]}')
             points, index = lift_equirect(depth, mask=mask, max_depth=self.max_depth)
         normals = None
         if self.with_normals and len(index):
@@ -165,6 +172,7 @@ class LiftRGBD(BaseTransform):
                 cos = np.abs(np.sum(normals * points, axis=1)) / np.maximum(dist, 1e-12)
                 keep = cos >= self.min_incidence_cos
                 points, index, normals = points[keep], index[keep], normals[keep]
+                colors = None if colors is None else colors[keep]
         if len(index) < self.min_points:
             raise BadFrameError(f'{_frame_name(results)}: lifting gave {len(index)} points '
                                 f'(need {self.min_points}); no valid depth in range')
@@ -175,9 +183,10 @@ class LiftRGBD(BaseTransform):
             if normals is not None:
                 normals = normals @ pose[0]
         results['points'] = points
-        # np.take gathers rows ~10x faster than fancy indexing
-        colors = np.take(img.reshape(-1, img.shape[-1])[:, :3], index, axis=0)
-        results['colors'] = np.divide(colors, np.float32(255), dtype=np.float32)
+        if colors is None:  # np.take gathers rows ~10x faster than fancy indexing
+            colors = np.take(img.reshape(-1, img.shape[-1])[:, :3], index, axis=0)
+            colors = np.divide(colors, np.float32(255), dtype=np.float32)
+        results['colors'] = colors
         if normals is not None:
             results['normals'] = normals
         results['pixel_index'] = index
