@@ -6,6 +6,8 @@ from .layout import (
     expected_checksum,
     planned_frames,
     read_checksum,
+    row_path,
+    shard_files,
     write_checksum,
 )
 from .lock import LOCK_NAME, StoreLock, StoreLockError, read_lock
@@ -39,6 +41,7 @@ __all__ = ['SoftLabelCodec', 'ShardWriter', 'ShardFile', 'SoftLabelRecord', 'Sof
            'read_manifest', 'write_manifest', 'file_sha256', 'grid_shape', 'iter_records',
            'list_shards', 'plan_shards', 'shard_path', 'shards_of_rank',
            'SoftLabelError', 'check_distributions', 'checksum_path', 'expected_checksum',
-           'planned_frames', 'read_checksum', 'write_checksum', 'LOCK_NAME', 'StoreLock',
+           'planned_frames', 'read_checksum', 'row_path', 'shard_files', 'write_checksum',
+           'LOCK_NAME', 'StoreLock',
            'StoreLockError', 'read_lock', 'frame_crc32', 'check_dataset_source',
            'describe_source', 'file_stats', 'source_differences', 'check_shard', 'verify_store']

@@ -1,11 +1,16 @@
 """Names and slices of a label directory (no reading of label data here).
 
-A shard ``shard_{i:05d}.npz`` holds frames ``[i * S, (i + 1) * S)`` of the
-manifest's frame list (``S`` = ``shard_size``). Beside it,
+A shard holds frames ``[i * S, (i + 1) * S)`` of the manifest's frame list
+(``S`` = ``shard_size``) in three files: its frame table
+``shard_{i:05d}.npz`` (the shard's name: it exists only once the shard is
+whole) and its label rows ``shard_{i:05d}.indices.npy`` /
+``shard_{i:05d}.probs.npy`` (plain ``.npy``, memory-mapped when read). The
+table records the sha256 of both row files. Beside them,
 ``shard_{i:05d}.sha256`` (the ``sha256sum`` format, so ``sha256sum -c``
-reads it) records the digest of the file as its writer produced it; it is
-written *before* the shard is renamed into place, so a complete shard always
-has its checksum. The manifest collects them when a generation finishes.
+checks all three files) starts with the digest of the table as its writer
+produced it; it is written *before* the shard is renamed into place, so a
+complete shard always has its checksum. The manifest collects the table
+digests when a generation finishes.
 """
 from __future__ import annotations
 
@@ -19,6 +24,8 @@ from d3l.utils import fileio
 
 SHARD_PATTERN = 'shard_{:05d}.npz'
 CHECKSUM_SUFFIX = '.sha256'
+#: the members stored as ``.npy`` files beside the table, in this order
+ROW_MEMBERS = ('indices', 'probs')
 _SHARD_RE = re.compile(r'^shard_(\d{5,})\.npz$')
 
 
@@ -29,6 +36,16 @@ def shard_path(out_dir: str, shard_index: int) -> str:
 def checksum_path(shard_file: str) -> str:
     """``shard_00003.npz`` -> ``shard_00003.sha256``."""
     return shard_file[:-len('.npz')] + CHECKSUM_SUFFIX
+
+
+def row_path(shard_file: str, member: str) -> str:
+    """``shard_00003.npz``, ``'probs'`` -> ``shard_00003.probs.npy``."""
+    return f'{shard_file[:-len(".npz")]}.{member}.npy'
+
+
+def shard_files(shard_file: str) -> List[str]:
+    """The files of a shard: its table, then its row files."""
+    return [shard_file] + [row_path(shard_file, m) for m in ROW_MEMBERS]
 
 
 def plan_shards(num_frames: int, shard_size: int) -> List[Tuple[int, int]]:
@@ -81,10 +98,13 @@ def planned_frames(manifest: dict, shard_index: int) -> List[str]:
     return list(manifest['frame_ids'][shard_index * size:(shard_index + 1) * size])
 
 
-def write_checksum(shard_file: str, sha256: str) -> str:
-    """Write the ``.sha256`` file of a shard atomically."""
-    return fileio.write_text(checksum_path(shard_file), f'{sha256}  {osp.basename(shard_file)}\n',
-                             encoding='ascii', fsync=True)
+def write_checksum(shard_file: str, sha256: str, row_sha256: Sequence[str] = ()) -> str:
+    """Write the ``.sha256`` file of a shard atomically: the table's digest
+    first, then those of its row files (``ROW_MEMBERS`` order) when given."""
+    names = [osp.basename(p) for p in shard_files(shard_file)]
+    lines = [f'{digest}  {name}\n' for digest, name in zip([sha256, *row_sha256], names)]
+    return fileio.write_text(checksum_path(shard_file), ''.join(lines), encoding='ascii',
+                             fsync=True)
 
 
 def read_checksum(shard_file: str) -> Optional[str]:

@@ -16,7 +16,9 @@
                      :mod:`d3l.pseudo_labels.source`)
 ``shard_size``       frames per shard; ``num_shards``
 ``shards``           ``{file: {'sha256', 'bytes', 'frames', 'failed'}}`` of the
-                     written shards (filled when generation finishes)
+                     written shards (filled when generation finishes; ``sha256`` of
+                     the table, which records its rows' digests; ``bytes`` of all
+                     three files)
 ``counts``           ``{'frames', 'labelled', 'failed'}`` once generation finished
 ``failed``           ``[[frame_id, reason], ...]`` frames that could not be labelled
 ``complete``         whether every shard is written
@@ -33,7 +35,8 @@ from typing import Any, Dict, List, Optional
 from d3l.utils import fileio
 from d3l.utils.errors import D3LError
 
-FORMAT_VERSION = 2
+#: 3: label rows in .npy files beside each shard's table (2: inside the .npz)
+FORMAT_VERSION = 3
 MANIFEST_NAME = 'manifest.json'
 
 #: manifest keys that must agree for ``--resume`` to continue a directory
@@ -122,6 +125,12 @@ def read_manifest(label_dir: str) -> dict:
     if manifest['format_version'] > FORMAT_VERSION:
         raise LabelStoreError(f'manifest {path} has format {manifest["format_version"]}; this d3l '
                               f'reads up to {FORMAT_VERSION}')
+    if manifest['format_version'] < FORMAT_VERSION:
+        raise LabelStoreError(
+            f'manifest {path} has storage format {manifest["format_version"]}, whose shards keep '
+            f'the label rows inside the .npz; this d3l reads format {FORMAT_VERSION} (rows in '
+            '.npy files beside each shard) only: regenerate the labels with '
+            'tools/generate_pseudo_labels.py into a new --out')
     return manifest
 
 

@@ -13,7 +13,14 @@ import os.path as osp
 import sys
 from typing import Dict, List, Optional, Tuple
 
-from .layout import SHARD_PATTERN, list_shards, read_checksum, shard_path, write_checksum
+from .layout import (
+    SHARD_PATTERN,
+    list_shards,
+    read_checksum,
+    shard_files,
+    shard_path,
+    write_checksum,
+)
 from .lock import StoreLock, StoreLockError
 from .manifest import (
     MANIFEST_NAME,
@@ -98,7 +105,7 @@ def plan_work(out_dir: str, manifest: dict, mine: List[int]
             kept.append(index)
             entry = (manifest.get('shards') or {}).get(SHARD_PATTERN.format(index))
             if read_checksum(path) is None and entry:
-                write_checksum(path, entry['sha256'])
+                write_checksum(path, entry['sha256'], ShardFile(path).row_sha256)
         else:
             todo.append(index)
             redone.append((SHARD_PATTERN.format(index), reason))
@@ -118,7 +125,7 @@ def finish_manifest(out_dir: str, manifest: dict, num_shards: int) -> dict:
         total_labelled += len(shard.frame_ids)
         all_failed += [list(f) for f in shard.failed]
         entries[osp.basename(path)] = {'sha256': read_checksum(path),
-                                       'bytes': os.path.getsize(path),
+                                       'bytes': sum(map(os.path.getsize, shard_files(path))),
                                        'frames': len(shard.frame_ids),
                                        'failed': len(shard.failed)}
     complete = all(i in present for i in range(num_shards))

@@ -2,14 +2,18 @@
 
 Layout of a label directory::
 
-    manifest.json          what produced the labels, which frames, each shard's sha256
-    shard_00000.npz        frames [0, S) of the manifest's frame list
-    shard_00000.sha256     its digest as written (``sha256sum -c`` format)
-    shard_00001.npz        frames [S, 2S) ...
-    writer.lock            while a generation runs: its pid, host and run id
+    manifest.json              what produced the labels, which frames, each shard's sha256
+    shard_00000.npz            frame table of frames [0, S) of the manifest's frame list
+    shard_00000.indices.npy    their label rows: top-k classes ...
+    shard_00000.probs.npy      ... and probabilities (plain .npy, memory-mapped on reading)
+    shard_00000.sha256         the three files' digests as written (``sha256sum -c`` format)
+    shard_00001.npz            frames [S, 2S) ...
+    writer.lock                while a generation runs: its pid, host and run id
 
-A shard is an *uncompressed* ``.npz`` (readable with ``np.load``) holding
-the frames of one contiguous slice of the frame list, concatenated:
+A shard holds the frames of one contiguous slice of the frame list,
+concatenated: the frame table is an uncompressed ``.npz`` (read whole with
+``np.load``), the two row arrays are ``.npy`` files beside it (format 3;
+formats 1 and 2 kept the rows inside the ``.npz``):
 
 =================  ==================  =============================================
 key                shape / dtype       meaning
@@ -21,40 +25,55 @@ key                shape / dtype       meaning
 ``strides``        (F,) int32          pixel (r, c) -> grid cell (r // s, c // s)
 ``frame_crc32``    (F,) uint32         CRC-32 of each frame's ``indices`` then
                                        ``probs`` rows (format 2)
-``indices``        (R, k) uint8/16     top-k classes of each grid cell (row-major)
-``probs``          (R, k) fp16/uint8   their probabilities (see ``SoftLabelCodec``)
 ``failed_ids``     (G,) str            frames of the slice that could not be labelled
 ``failed_reasons`` (G,) str            why (one line each)
 ``shard_index``    () int64            position of the shard
 ``frame_start``    () int64            index of its first frame in the frame list
+``format_version`` () int64            storage format (3)
+``row_sha256``     (2,) str            sha256 of ``<shard>.indices.npy``, ``.probs.npy``
 =================  ==================  =============================================
 
-Shards are written under a temporary name, their checksum file is written,
-and only then are they renamed into place, so a file with the final name is
-always whole and has its checksum; a killed job leaves at most ``*.tmp*``
-files, which ``--resume`` deletes and redoes. The zip entries carry a fixed
-timestamp, so the same labels give the same bytes (and sha256) whichever run
-or rank wrote them. Reading maps the ``indices`` / ``probs`` members into
-memory (``np.memmap``), which bypasses the zip CRC; ``frame_crc32`` protects
-them instead (checked each time a frame is read, see :mod:`.store`).
+and the row files:
+
+=================  ==================  =============================================
+``indices``        (R, k) uint8/16     top-k classes of each grid cell (row-major)
+``probs``          (R, k) fp16/uint8   their probabilities (see ``SoftLabelCodec``)
+=================  ==================  =============================================
+
+All three files are written under temporary names, the checksum file is
+written, and only then are they renamed into place, the table last: a table
+with the final name always has its rows and its checksum; a killed job
+leaves at most ``*.tmp-*`` files, which ``--resume`` deletes and redoes. The
+table's zip entries carry a fixed timestamp, so the same labels give the
+same bytes (and sha256) whichever run or rank wrote them; as it records the
+rows' sha256, the table's digest identifies the whole shard. Reading maps
+the row files into memory (``np.load(mmap_mode='r')``), which checks
+nothing; ``frame_crc32`` protects them instead (checked each time a frame is
+read, see :mod:`.store`).
 """
 from __future__ import annotations
 
 import os
 import zipfile
 import zlib
+from contextlib import ExitStack
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from torch import Tensor
 
+from d3l.utils import fileio
+
 from .codec import SoftLabelError
 from .layout import (  # noqa: F401  (re-exported: the public names of this module)
+    ROW_MEMBERS,
     SHARD_PATTERN,
     file_sha256,
     grid_shape,
     list_shards,
     plan_shards,
+    row_path,
+    shard_files,
     shard_path,
     shards_of_rank,
     write_checksum,
@@ -192,21 +211,27 @@ class ShardWriter:
             format_version=np.int64(FORMAT_VERSION))
 
     def close(self) -> str:
-        """Write the shard to a temporary file and its checksum file, then
-        rename the shard into place."""
-        os.makedirs(self.out_dir, exist_ok=True)
-        tmp = f'{self.path}.tmp-{os.getpid()}'
-        try:
-            write_npz(tmp, self.arrays())
-            self.sha256 = file_sha256(tmp)
-            self.num_bytes = os.path.getsize(tmp)
+        """Write the shard's files under temporary names and its checksum
+        file, then rename the files into place, the table last."""
+        table = self.arrays()
+        rows = [table.pop(member) for member in ROW_MEMBERS]
+        with ExitStack() as commit:
+            # entered table first, so on a clean exit the table is renamed last
+            tmps = [commit.enter_context(fileio.atomic_path(p)) for p in shard_files(self.path)]
+            row_sha256 = []
+            for tmp, array in zip(tmps[1:], rows):
+                with open(tmp, 'wb') as f:
+                    np.lib.format.write_array(f, np.ascontiguousarray(array), allow_pickle=False)
+                    f.flush()
+                    os.fsync(f.fileno())
+                row_sha256.append(file_sha256(tmp))
+            table['row_sha256'] = np.asarray(row_sha256, dtype=np.str_)
+            write_npz(tmps[0], table)
+            self.sha256 = file_sha256(tmps[0])
+            self.num_bytes = sum(os.path.getsize(tmp) for tmp in tmps)
             if self.before_commit is not None:
-                self.before_commit()
-            write_checksum(self.path, self.sha256)
-            os.replace(tmp, self.path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+                self.before_commit()  # raising here leaves no file of this shard
+            write_checksum(self.path, self.sha256, row_sha256)
         return self.path
 
 

@@ -4,15 +4,14 @@ Opening a store checks each shard's frame table against the manifest (the
 frames of its slice, its index and first frame), so a changed
 ``shard_size`` or a shard replaced by a copy of another is an error, not
 silently missing frames. Reading a frame checks the CRC-32 of its rows
-(``frame_crc32``): the rows are memory-mapped, which bypasses the zip CRC,
+(``frame_crc32``): the row files are memory-mapped, which checks nothing,
 and a flipped byte would otherwise become a wrong label. The whole-file
-sha256 is checked by ``--resume`` and ``--verify`` (see :mod:`.verify`),
-which read every byte anyway.
+sha256 digests are checked by ``--resume`` and ``--verify`` (see
+:mod:`.verify`), which read every byte anyway.
 """
 from __future__ import annotations
 
 import os
-import struct
 import zipfile
 import zlib
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
@@ -20,38 +19,26 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .codec import SUM_TOLERANCE, SoftLabelCodec, SoftLabelError
-from .layout import SHARD_PATTERN, list_shards, plan_shards, planned_frames
-from .manifest import LabelStoreError, read_manifest
+from .layout import ROW_MEMBERS, SHARD_PATTERN, list_shards, plan_shards, planned_frames, row_path
+from .manifest import FORMAT_VERSION, LabelStoreError, read_manifest
 
 
-def _npz_member_memmap(path: str, name: str) -> np.ndarray:
-    """Memory-map array ``name`` of an uncompressed ``.npz`` (no copy)."""
-    member = f'{name}.npy'
-    with zipfile.ZipFile(path) as archive:
-        info = archive.getinfo(member)
-        if info.compress_type != zipfile.ZIP_STORED:
-            raise LabelStoreError(f'{path}: member {member} is compressed; shards must be written '
-                                  'uncompressed (np.savez, not savez_compressed)')
-    with open(path, 'rb') as f:
-        f.seek(info.header_offset)
-        local = f.read(30)
-        if local[:4] != b'PK\x03\x04':
-            raise LabelStoreError(f'{path}: bad zip local header for {member}')
-        name_len, extra_len = struct.unpack('<HH', local[26:30])
-        data_start = info.header_offset + 30 + name_len + extra_len
-        f.seek(data_start)
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-        else:
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-        offset = f.tell()
-    if dtype.hasobject:
-        raise LabelStoreError(f'{path}: member {member} holds Python objects')
-    if int(np.prod(shape)) == 0:
-        return np.zeros(shape, dtype)
-    return np.memmap(path, dtype=dtype, mode='r', offset=offset, shape=shape,
-                     order='F' if fortran else 'C')
+def map_rows(shard_file: str, member: str) -> np.ndarray:
+    """Memory-map the row file ``member`` of a shard (``np.load``, no copy)."""
+    path = row_path(shard_file, member)
+    try:
+        rows = np.load(path, mmap_mode='r', allow_pickle=False)
+    except FileNotFoundError:
+        raise LabelStoreError(f'shard {shard_file}: its row file {path} is missing; run '
+                              'tools/generate_pseudo_labels.py --resume to redo the shard'
+                              ) from None
+    except (OSError, ValueError, EOFError) as err:
+        raise LabelStoreError(f'shard {shard_file}: its row file {path} is corrupt or truncated '
+                              f'({type(err).__name__}: {err})') from None
+    if rows.ndim != 2:
+        raise LabelStoreError(f'shard {shard_file}: {path} holds a {rows.ndim}-d array, label '
+                              'rows are (R, k)')
+    return rows
 
 
 def _crc32(rows: np.ndarray, crc: int = 0) -> int:
@@ -100,9 +87,18 @@ class ShardFile:
                 self.frame_crc32 = (data['frame_crc32'].astype(np.int64)
                                     if 'frame_crc32' in data.files else None)
                 self.num_rows = int(self.row_offsets[-1]) if len(self.row_offsets) else 0
+                version = int(data['format_version']) if 'format_version' in data.files else 1
+                self.row_sha256 = ([str(d) for d in data['row_sha256']]
+                                   if 'row_sha256' in data.files else None)
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as err:
             raise LabelStoreError(f'shard {path} is corrupt or incomplete '
                                   f'({type(err).__name__}: {err})') from None
+        if self.row_sha256 is None:  # formats 1 and 2
+            raise LabelStoreError(
+                f'shard {path} is in storage format {version} (label rows inside the .npz), '
+                f'which this d3l no longer reads (format {FORMAT_VERSION}: rows in .npy files '
+                'beside the table); regenerate the directory with '
+                'tools/generate_pseudo_labels.py')
         if len(self.row_offsets) != len(self.frame_ids) + 1 or (
                 self.frame_crc32 is not None and len(self.frame_crc32) != len(self.frame_ids)):
             raise LabelStoreError(f'shard {path} is corrupt: its frame table has '
@@ -134,12 +130,14 @@ class ShardFile:
     def _arrays(self) -> Tuple[np.ndarray, np.ndarray]:
         # re-map after a fork (dataloader workers) so each process owns its maps
         if self._indices is None or self._pid != os.getpid():
-            self._indices = _npz_member_memmap(self.path, 'indices')
-            self._probs = _npz_member_memmap(self.path, 'probs')
+            self._indices, self._probs = (map_rows(self.path, m) for m in ROW_MEMBERS)
             self._pid = os.getpid()
-            if len(self._indices) != self.num_rows or len(self._probs) != self.num_rows:
-                raise LabelStoreError(f'shard {self.path}: {len(self._indices)} label rows, '
-                                      f'the frame table says {self.num_rows}')
+            if len(self._indices) != self.num_rows or len(self._probs) != self.num_rows or \
+                    self._indices.shape[1] != self._probs.shape[1]:
+                raise LabelStoreError(
+                    f'shard {self.path}: row files of {self._indices.shape} indices and '
+                    f'{self._probs.shape} probabilities, the frame table says {self.num_rows} '
+                    'rows of both')
         return self._indices, self._probs
 
     def __getstate__(self):

@@ -1,8 +1,9 @@
 """Whole-file checks of a label directory (``--verify`` and ``--resume``).
 
-A shard is *good* when its sha256 equals the one recorded for it (the
-manifest's ``shards`` entry of a finished generation, else the ``.sha256``
-file its writer left), its frame table is the manifest's slice, and every
+A shard is *good* when the sha256 of its table equals the one recorded for
+it (the manifest's ``shards`` entry of a finished generation, else the
+``.sha256`` file its writer left), its row files have the sha256 the table
+records, its frame table is the manifest's slice, and every
 frame's rows match their CRC-32 and decode (class indices < C, finite
 probabilities in [0, 1]). That reads every byte, so it is done by
 ``--verify`` and on ``--resume`` (each rank for its own shards), not each
@@ -15,11 +16,13 @@ from typing import Dict, List, Optional, Tuple
 
 from .codec import SoftLabelCodec, SoftLabelError
 from .layout import (
+    ROW_MEMBERS,
     SHARD_PATTERN,
     expected_checksum,
     file_sha256,
     list_shards,
     plan_shards,
+    row_path,
     shard_path,
 )
 from .lock import read_lock
@@ -40,10 +43,25 @@ def check_shard(label_dir: str, manifest: dict, index: int) -> Optional[str]:
         return f'sha256 {actual[:16]}... differs from the recorded {expected[:16]}...'
     try:
         shard = ShardFile(path, verify=True)
+        reason = _row_files_differ(shard)
+        if reason is not None:
+            return reason
         shard.check_plan(manifest, index)
         check_rows(shard, int(manifest['num_classes']))
     except LabelStoreError as err:
         return str(err)
+    return None
+
+
+def _row_files_differ(shard: ShardFile) -> Optional[str]:
+    for member, expected in zip(ROW_MEMBERS, shard.row_sha256):
+        rows = row_path(shard.path, member)
+        if not osp.isfile(rows):
+            return f'row file {osp.basename(rows)} is missing'
+        actual = file_sha256(rows)
+        if actual != expected:
+            return (f'sha256 {actual[:16]}... of row file {osp.basename(rows)} differs from the '
+                    f'{expected[:16]}... its table records')
     return None
 
 

@@ -29,7 +29,7 @@ from d3l.pseudo_labels import (
     StoreLockError,
     verify_store,
 )
-from d3l.pseudo_labels.store import _npz_member_memmap
+from d3l.pseudo_labels.layout import row_path
 from d3l.registry import DATASETS
 from d3l.utils.errors import D3LError
 
@@ -78,8 +78,9 @@ def shards_state(out):
 
 
 def flip_byte(path, member, row, mask=0x01, byte=0):
-    """XOR one byte of row ``row`` of member ``indices`` / ``probs``."""
-    mapped = _npz_member_memmap(str(path), member)
+    """XOR one byte of row ``row`` of shard ``path``'s ``indices`` / ``probs``."""
+    path = row_path(str(path), member)
+    mapped = np.load(path, mmap_mode='r')
     offset = mapped.offset + row * mapped.strides[0] + byte
     del mapped
     with open(path, 'r+b') as f:
@@ -248,7 +249,8 @@ def test_edited_shard_size_is_detected_on_open(store, shard_size):
 
 def test_shard_replaced_by_a_copy_of_another_is_detected(store):
     _, _, out = store
-    for suffix in ('.npz', '.sha256'):  # the copy comes with its own checksum file
+    # the copy comes with its own rows and checksum file
+    for suffix in ('.npz', '.indices.npy', '.probs.npy', '.sha256'):
         shutil.copyfile(out / f'shard_00000{suffix}', out / f'shard_00001{suffix}')
     before = snapshot(str(out))
     with pytest.raises(LabelStoreError, match=r'shard_00001.npz does not hold the frames.*'
