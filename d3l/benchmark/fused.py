@@ -2,36 +2,35 @@
 with the 2D teacher's labels fused from their own RGB-D frames.
 
 :func:`prepare_fused_pretraining` renders frames of the synthetic world's
-training rooms, runs ``tools/generate_pseudo_labels.py`` once over them
-(the demo's teacher config and checkpoint), fuses the labels onto the
-rooms' 3D scenes and writes a pre-training config that trains on them
-(:func:`write_fused_pretrain_config`). Every step resumes: frames of a
-complete room are kept, label and fused directories continue with
-``--resume``. The fine-tuning runs then load its backbone like the paper's
-row (``tools/export_backbone.py``). Only the training scenes' geometry is
-used (the LA setting's); no 3D label is read.
+training rooms, labels them once (:func:`d3l.apis.generate_soft_labels`
+with the demo's teacher config and checkpoint), fuses the labels onto the
+rooms' 3D scenes (:func:`d3l.apis.fuse_soft_labels`) and writes a
+pre-training config that trains on them (:func:`write_fused_pretrain_config`).
+Every step resumes: frames of a complete room are kept, label and fused
+directories continue where they stopped. The fine-tuning runs then load its
+backbone like the paper's row. Only the training scenes' geometry is used
+(the LA setting's); no 3D label is read.
 """
 from __future__ import annotations
 
 import os.path as osp
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 from d3l.utils import fileio
-
-from .jobs import tool as _tool
 
 #: the demo's pre-training config whose teacher and model the fused row keeps
 from .plan import PRETRAIN_CONFIG as DEMO_PRETRAIN_CONFIG
 
 
-def _resume(label_dir: str) -> List[str]:
-    return ['--resume'] if osp.isfile(osp.join(label_dir, 'manifest.json')) else []
+def _started(label_dir: str) -> bool:
+    """An earlier run wrote a manifest there: resume it (complete shards kept)."""
+    return osp.isfile(osp.join(label_dir, 'manifest.json'))
 
 
 def prepare_fused_pretraining(world_dir: str, out_dir: str, preset: str = 'default',
                               seed: int = 0, frames_per_room: int = 20,
                               label_config: str = DEMO_PRETRAIN_CONFIG,
-                              label_options: Optional[List[str]] = None,
+                              label_options: Optional[Dict[str, object]] = None,
                               progress: bool = True) -> Dict[str, object]:
     """Frames -> frame labels -> fused labels -> pre-training config.
 
@@ -43,11 +42,13 @@ def prepare_fused_pretraining(world_dir: str, out_dir: str, preset: str = 'defau
         frames_per_room: frames rendered per training room.
         label_config: config with the ``teacher`` and ``pseudo_label_cfg``
             (the demo's; its source root is replaced by the frames).
-        label_options: more ``--cfg-options`` of the generation, e.g.
-            ``['teacher.config=...', 'teacher.checkpoint=...']``.
+        label_options: more config options of the generation (as
+            ``--cfg-options`` sets them), e.g.
+            ``{'teacher.config': ..., 'teacher.checkpoint': ...}``.
 
     Returns ``{'frames', 'frame_labels', 'fused', 'config', 'counts'}``.
     """
+    from d3l.apis import fuse_soft_labels, generate_soft_labels
     from d3l.benchmark.world import world_paths
     from d3l.benchmark.world.scene_frames import write_scene_frames
     from d3l.pseudo_labels import read_manifest
@@ -57,9 +58,9 @@ def prepare_fused_pretraining(world_dir: str, out_dir: str, preset: str = 'defau
     frame_labels = osp.join(out_dir, 'frame_labels')
     fused = osp.join(out_dir, 'fused')
     write_scene_frames(frames, preset, seed, frames_per_room, split='train', progress=progress)
-    _tool('generate_pseudo_labels').main(
-        [label_config, '--out', frame_labels, *_resume(frame_labels), '--cfg-options',
-         f'pseudo_label_cfg.source.data_root={frames}', *(label_options or [])])
+    generate_soft_labels(label_config, out_dir=frame_labels, resume=_started(frame_labels),
+                         cfg_options={'pseudo_label_cfg.source.data_root': frames,
+                                      **(label_options or {})})
     fusion_config = osp.join(out_dir, 'fusion.py')
     fileio.write_text(fusion_config, f"""default_scope = 'd3l'
 custom_imports = dict(imports=['d3l.fusion'], allow_failed_imports=False)
@@ -69,7 +70,7 @@ fusion = dict(type='SoftLabelFuser',
               frame_label_dir={frame_labels!r})
 fused_label_cfg = dict(out_dir={fused!r}, shard_size=8)
 """)
-    _tool('fuse_soft_labels').main([fusion_config, *_resume(fused)])
+    fuse_soft_labels(fusion_config, resume=_started(fused))
     config = write_fused_pretrain_config(osp.join(out_dir, 'pretrain_fused.py'),
                                          paths['scannet'], fused)
     return dict(frames=frames, frame_labels=frame_labels, fused=fused, config=config,

@@ -1,17 +1,17 @@
 """The demo's jobs (run in its worker processes): the 2D teacher,
-pseudo-labels, 3D pre-training and fine-tuning, each through the tools' own
-``main()`` functions. Not a CLI; see :mod:`d3l.benchmark.demo`."""
+pseudo-labels, 3D pre-training and fine-tuning, each through the stage
+functions of :mod:`d3l.apis` that the tools run (options as dicts, as
+``--cfg-options`` would set them). Not a CLI; see :mod:`d3l.benchmark.demo`."""
 from __future__ import annotations
 
 import importlib.util
-import json
 import math
 import os
 import os.path as osp
 import sys
 import time
 from contextlib import contextmanager
-from typing import List
+from typing import Dict, List
 
 from .plan import REPO_ROOT, TRAIN_TEACHER_CONFIG
 
@@ -25,7 +25,8 @@ def write_json(path: str, obj) -> None:
 
 
 def tool(name: str):
-    """``tools/<name>.py`` as a module: its ``main(argv)`` runs in-process."""
+    """``tools/<name>.py`` as a module: its ``main(argv)`` runs in-process
+    (the split files' tool, which has no stage function in d3l.apis)."""
     module_name = f'_d3l_tool_{name}'
     if module_name not in sys.modules:
         spec = importlib.util.spec_from_file_location(module_name,
@@ -76,60 +77,43 @@ def run_job(spec: dict) -> dict:
     return result
 
 
-def _last_checkpoint(work_dir: str) -> str:
-    path = osp.join(work_dir, 'last_checkpoint')
-    with open(path, encoding='utf-8') as f:
-        checkpoint = f.read().strip()
-    if not osp.isfile(checkpoint):
-        raise FileNotFoundError(f'{path} names {checkpoint}, which does not exist')
-    return checkpoint
+def _checkpoint(trained: dict) -> str:
+    """The checkpoint :func:`d3l.apis.train` wrote (the one ``last_checkpoint`` names)."""
+    if trained['checkpoint'] is None:
+        raise FileNotFoundError(f'{trained["work_dir"]}/last_checkpoint names no existing '
+                                'checkpoint')
+    return trained['checkpoint']
 
 
-def _last_scalars(work_dir: str) -> dict:
-    """The last logged training scalars (MMEngine's vis_data/scalars.json)."""
-    runs = sorted(d for d in os.listdir(work_dir) if osp.isdir(osp.join(work_dir, d)) and
-                  osp.isfile(osp.join(work_dir, d, 'vis_data', 'scalars.json')))
-    if not runs:
-        return {}
-    last = {}
-    with open(osp.join(work_dir, runs[-1], 'vis_data', 'scalars.json'), encoding='utf-8') as f:
-        for line in f:
-            try:
-                last.update(json.loads(line))
-            except ValueError:
-                continue
-    return last
+def _train_options(iters: int) -> Dict[str, int]:
+    # evaluation is the test stage's job: no validation at the end of training
+    return {'train_cfg.max_iters': iters, '+train_cfg.val_begin': iters + 1}
 
 
-def _train_options(iters: int) -> List[str]:
-    # evaluation is tools/test.py's job: no validation at the end of training
-    return [f'train_cfg.max_iters={iters}', f'+train_cfg.val_begin={iters + 1}']
-
-
-def _seg2d_roots(seg2d: str) -> List[str]:
-    return [f'{key}.dataset.data_root={seg2d}'
-            for key in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
+def _data_roots(root: str) -> Dict[str, str]:
+    return {f'{key}.dataset.data_root': root
+            for key in ('train_dataloader', 'val_dataloader', 'test_dataloader')}
 
 
 def _score_teacher(config: str, checkpoint: str, seg2d: str, job_dir: str) -> dict:
     """mIoU and pixel accuracy of a 2D teacher on the world's held-out photos."""
-    metrics = tool('test').main([config, checkpoint, '--work-dir', osp.join(job_dir, 'test'),
-                                 '--out', osp.join(job_dir, 'eval'), '--cfg-options',
-                                 *_seg2d_roots(seg2d)])
+    from d3l.apis import test
+    metrics = test(config, checkpoint, work_dir=osp.join(job_dir, 'test'),
+                   out=osp.join(job_dir, 'eval'), cfg_options=_data_roots(seg2d))
     return dict(miou=float(metrics['mIoU']), pixel_acc=float(metrics['aAcc']))
 
 
 def job_teacher(spec: dict) -> dict:
     """--teacher train: train the small DPT on the world's labelled photos."""
+    from d3l.apis import train
     iters, batch = spec['iters'], spec['batch_size']
-    work_dir = osp.join(spec['dir'], 'work')
     warmup = max(1, min(20, iters // 4))
-    tool('train').main([
-        TRAIN_TEACHER_CONFIG, '--work-dir', work_dir, '--cfg-options',
-        *_seg2d_roots(spec['seg2d']), *_train_options(iters), f'train_cfg.val_interval={iters}',
-        f'default_hooks.checkpoint.interval={iters}', f'train_dataloader.batch_size={batch}',
-        f'param_scheduler.0.end={warmup}', f'param_scheduler.1.begin={warmup}'])
-    checkpoint = _last_checkpoint(work_dir)
+    options = {**_data_roots(spec['seg2d']), **_train_options(iters),
+               'train_cfg.val_interval': iters, 'default_hooks.checkpoint.interval': iters,
+               'train_dataloader.batch_size': batch, 'param_scheduler.0.end': warmup,
+               'param_scheduler.1.begin': warmup}
+    checkpoint = _checkpoint(train(TRAIN_TEACHER_CONFIG, work_dir=osp.join(spec['dir'], 'work'),
+                                   cfg_options=options))
     result = dict(config=TRAIN_TEACHER_CONFIG, checkpoint=checkpoint, iters=iters,
                   batch_size=batch)
     result.update(_score_teacher(TRAIN_TEACHER_CONFIG, checkpoint, spec['seg2d'], spec['dir']))
@@ -161,75 +145,46 @@ def job_teacher_zoo(spec: dict) -> dict:
                 pixel_acc=scores['pixel_acc'], iou=scores['iou'], images=scores['images'])
 
 
-def job_pseudo_labels(spec: dict) -> dict:
-    out = osp.join(spec['dir'], 'labels')
-    argv = [spec['config'], '--out', out, '--cfg-options',
-            f'pseudo_label_cfg.source.data_root={spec["rgbd"]}']
-    if spec.get('checkpoint'):  # a DPT (the oracle reads the frames' labels)
-        argv += [f'teacher.config={spec["teacher_config"]}',
-                 f'teacher.checkpoint={spec["checkpoint"]}']
-    if osp.isfile(osp.join(out, 'manifest.json')):
-        argv.insert(1, '--resume')  # an interrupted run: keep its complete shards
-    tool('generate_pseudo_labels').main(argv)
-    result = dict(label_dir=out)
-    result.update(pseudo_label_quality(out, spec['rgbd']))
-    return result
-def pseudo_label_quality(label_dir: str, rgbd_root: str) -> dict:
-    """The teacher's top-1 on the pre-training frames against their
-    ground-truth 2D labels (reporting only: training never reads them)."""
-    import numpy as np
-
-    from d3l.datasets.rgbd import RGBDFolderDataset
-    from d3l.evaluation import confusion_matrix, segmentation_scores
-    from d3l.pseudo_labels import SoftLabelStore
-
-    store = SoftLabelStore(label_dir)
-    names = list(store.class_names)
-    dataset = RGBDFolderDataset(rgbd_root, pipeline=[dict(type='LoadRGBD')])
-    confusion = {}
-    for index in range(len(dataset)):
-        sample = dataset[index]
-        if sample.get('pixel_labels') is None or sample['frame_id'] not in store:
-            continue
-        grid = store.get(sample['frame_id']).decode_grid()
-        top1 = np.asarray(grid).argmax(-1)
-        labels = sample['pixel_labels']
-        if top1.shape != labels.shape:  # a label stride > 1: compare at the cells' pixels
-            stride = -(-labels.shape[0] // top1.shape[0])
-            labels = labels[::stride, ::stride]
-        kind = sample['projection']
-        confusion[kind] = confusion.get(kind, 0) + confusion_matrix(
-            top1.reshape(-1), labels.reshape(-1), len(names), 255)
-    if not confusion:
+def teacher_options(spec: dict) -> Dict[str, str]:
+    """The teacher the demo labels with (none for the oracle, which reads the
+    frames' ground-truth labels)."""
+    if not spec.get('checkpoint'):
         return {}
-    result = {}
-    for kind, matrix in confusion.items():
-        scores = segmentation_scores(matrix, names)
-        result[kind] = dict(miou=float(scores['mIoU']), pixel_acc=float(scores['aAcc']))
-    scores = segmentation_scores(sum(confusion.values()), names)
-    result.update(miou=float(scores['mIoU']), pixel_acc=float(scores['aAcc']),
-                  iou={n: (None if math.isnan(scores[f'IoU.{n}']) else
-                           round(float(scores[f'IoU.{n}']), 2)) for n in names})
+    return {'teacher.config': spec['teacher_config'], 'teacher.checkpoint': spec['checkpoint']}
+
+
+def job_pseudo_labels(spec: dict) -> dict:
+    from d3l.apis import generate_soft_labels, score_soft_labels
+    out = osp.join(spec['dir'], 'labels')
+    generate_soft_labels(
+        spec['config'], out_dir=out,
+        # an interrupted run: keep its complete shards
+        resume=osp.isfile(osp.join(out, 'manifest.json')),
+        cfg_options={'pseudo_label_cfg.source.data_root': spec['rgbd'],
+                     **teacher_options(spec)})
+    result = dict(label_dir=out)
+    # the teacher's top-1 on the pre-training frames against their ground-truth
+    # 2D labels (reporting only: training never reads them)
+    result.update(score_soft_labels(out, spec['rgbd']))
     return result
 
 
-def _pretrain(spec: dict, options: List[str]) -> dict:
+def _pretrain(spec: dict, options: Dict[str, str]) -> dict:
     """Pre-train ``spec['config']``, export its backbone (head dropped)."""
-    work_dir = osp.join(spec['dir'], 'work')
-    tool('train').main([spec['config'], '--work-dir', work_dir, '--cfg-options', *options,
-                        *_train_options(spec['iters'])])
-    checkpoint = _last_checkpoint(work_dir)
+    from d3l.apis import export_backbone, train
+    trained = train(spec['config'], work_dir=osp.join(spec['dir'], 'work'),
+                    cfg_options={**options, **_train_options(spec['iters'])})
     backbone = osp.join(spec['dir'], 'backbone.pth')
-    tool('export_backbone').main([checkpoint, backbone])
-    scalars = _last_scalars(work_dir)
+    export_backbone(_checkpoint(trained), backbone)
+    scalars = trained['scalars']
     return dict(backbone=backbone, iters=spec['iters'],
                 final_loss_soft=scalars.get('loss_soft'),
                 final_acc_teacher=scalars.get('acc_teacher'))
 
 
 def job_pretrain(spec: dict) -> dict:
-    result = _pretrain(spec, [f'train_dataloader.dataset.source.data_root={spec["rgbd"]}',
-                              f'train_dataloader.dataset.label_dir={spec["label_dir"]}'])
+    result = _pretrain(spec, {'train_dataloader.dataset.source.data_root': spec['rgbd'],
+                              'train_dataloader.dataset.label_dir': spec['label_dir']})
     result['ply'] = export_pretrain_sample(spec['rgbd'], spec['label_dir'], spec['ply_dir'])
     return result
 
@@ -239,14 +194,10 @@ def job_fused_labels(spec: dict) -> dict:
     teacher (the oracle: their ground-truth 2D labels), fused onto the rooms'
     vertices; writes the pre-training config over the fused rooms."""
     from .fused import prepare_fused_pretraining
-    options = []
-    if spec.get('checkpoint'):  # a DPT (the oracle reads the frames' labels)
-        options = [f'teacher.config={spec["teacher_config"]}',
-                   f'teacher.checkpoint={spec["checkpoint"]}']
     prepared = prepare_fused_pretraining(
         spec['world_root'], spec['dir'], spec['preset'], spec['world_seed'],
         frames_per_room=spec['frames_per_room'], label_config=spec['config'],
-        label_options=options, progress=False)
+        label_options=teacher_options(spec), progress=False)
     counts = prepared['counts'] or {}
     return dict(config=prepared['config'], label_dir=prepared['fused'],
                 frames_per_room=spec['frames_per_room'], counts=counts,
@@ -256,7 +207,7 @@ def job_fused_labels(spec: dict) -> dict:
 
 def job_pretrain_fused(spec: dict) -> dict:
     # the config names the fused rooms and their labels (d3l.benchmark.fused)
-    return _pretrain(spec, [])
+    return _pretrain(spec, {})
 
 
 def export_pretrain_sample(rgbd_root: str, label_dir: str, out_dir: str) -> List[str]:
@@ -291,26 +242,20 @@ def export_pretrain_sample(rgbd_root: str, label_dir: str, out_dir: str) -> List
 
 
 def job_finetune(spec: dict) -> dict:
-    scannet = spec['scannet']
-    options = [f'{key}.dataset.data_root={scannet}'
-               for key in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
-    options.append(f'randomness.seed={spec["seed"]}')
+    from d3l.apis import test, train
+    options = {**_data_roots(spec['scannet']), 'randomness.seed': spec['seed']}
     # the full-labels reference sets neither (every point of every training room)
     if spec['la_file']:
-        options.append(f'train_dataloader.dataset.la_file={spec["la_file"]}')
+        options['train_dataloader.dataset.la_file'] = spec['la_file']
     elif spec['lr_file']:
-        options.append(f'train_dataloader.dataset.lr_file={spec["lr_file"]}')
+        options['train_dataloader.dataset.lr_file'] = spec['lr_file']
     if spec['load_from']:
-        options.append(f'load_from={spec["load_from"]}')
-    work_dir = osp.join(spec['dir'], 'work')
-    tool('train').main([spec['config'], '--work-dir', work_dir, '--cfg-options', *options,
-                        *_train_options(spec['iters'])])
-    checkpoint = _last_checkpoint(work_dir)
-    argv = [spec['config'], checkpoint, '--work-dir', osp.join(spec['dir'], 'test'),
-            '--out', osp.join(spec['dir'], 'eval')]
-    if spec.get('show_dir'):
-        argv += ['--show-dir', spec['show_dir'], '--max-show', '1']
-    metrics = tool('test').main(argv + ['--cfg-options', *options])
+        options['load_from'] = spec['load_from']
+    checkpoint = _checkpoint(train(spec['config'], work_dir=osp.join(spec['dir'], 'work'),
+                                   cfg_options={**options, **_train_options(spec['iters'])}))
+    show = dict(show_dir=spec['show_dir'], max_show=1) if spec.get('show_dir') else {}
+    metrics = test(spec['config'], checkpoint, work_dir=osp.join(spec['dir'], 'test'),
+                   out=osp.join(spec['dir'], 'eval'), cfg_options=options, **show)
     iou = {k.split('.', 1)[1]: (None if math.isnan(v) else round(float(v), 2))
            for k, v in metrics.items() if k.startswith('IoU.')}
     return dict(miou=float(metrics['mIoU']), iou=iou, checkpoint=checkpoint,
