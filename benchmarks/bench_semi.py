@@ -13,8 +13,8 @@
    - ``sup``: the plain ``Segmentor`` on the labelled clouds;
    - ``sup2x``: the plain ``Segmentor`` on as many clouds as the semi batch
      (labelled + unlabelled), the reference for the data the methods add;
-   - ``entmin``: ``SemiSupervised`` + entropy on labelled + unlabelled clouds;
-   - ``meanteacher``: ``SemiSupervised`` + consistency on two views of them,
+   - ``entmin``: ``MeanTeacherEntMin`` + entropy on labelled + unlabelled clouds;
+   - ``meanteacher``: ``MeanTeacherEntMin`` + consistency on two views of them,
      teacher forward and EMA included.
 
    Ratios are against ``sup2x``: what the technique costs beyond reading the
@@ -156,9 +156,9 @@ def bench_step(backbone, device, points, batch_size, repeats):
     with DefaultScope.overwrite_default_scope('d3l'):
         torch.manual_seed(0)
         sup = MODELS.build(model_cfg).to(device).train()
-        entmin = MODELS.build(dict(type='SemiSupervised', model=model_cfg,
+        entmin = MODELS.build(dict(type='MeanTeacherEntMin', model=model_cfg,
                                    entropy_loss=dict(type='EntropyLoss'))).to(device).train()
-        mt = MODELS.build(dict(type='SemiSupervised', model=model_cfg,
+        mt = MODELS.build(dict(type='MeanTeacherEntMin', model=model_cfg,
                                consistency_loss=dict(type='ConsistencyLoss'))).to(device).train()
     mt.ema_hook_attached = True
     data = {

@@ -3,7 +3,7 @@
 # so the consistency loss matches them through point_index.
 _base_ = ['./segmentor_scratch_shapes_pointmlp.py', '../_base_/semi/mean_teacher.py',
           '../_base_/semi/entmin.py']
-model = dict(_delete_=True, type='SemiSupervised', model=_base_.model,
+model = dict(_delete_=True, type='MeanTeacherEntMin', model=_base_.model,
              consistency_loss=_base_.mt_consistency_loss, entropy_loss=_base_.entmin_loss,
              test_with='student',  # or 'teacher': evaluate the EMA network
              **_base_.mt_two_views)

@@ -9,7 +9,7 @@ unlabeled_scenes = dict(_base_.train_dataloader.dataset, seed=100)
 pseudo_label = dict(
     dataset=dict(unlabeled_scenes, pipeline=_base_.test_pipeline, test_mode=True),
     out_dir='work_dirs/pseudo_labels/shapes_seed100', ratio=0.2, label_name='segment20.npy')
-model = dict(_delete_=True, type='SemiSupervised', model=_base_.model,
+model = dict(_delete_=True, type='MeanTeacherEntMin', model=_base_.model,
              entropy_loss=_base_.entmin_loss)
 train_dataloader = dict(
     sampler=dict(_delete_=True, type='SemiSampler', num_unlabeled=1),

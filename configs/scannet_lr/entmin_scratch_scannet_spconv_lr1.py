@@ -2,7 +2,7 @@
 # the training scenes outside the 1% list, added to
 # segmentor_scratch_scannet_spconv_lr1.py (see docs/semi_supervised.md).
 _base_ = ['./segmentor_scratch_scannet_spconv_lr1.py', '../_base_/semi/entmin.py']
-model = dict(_delete_=True, type='SemiSupervised', model=_base_.model,
+model = dict(_delete_=True, type='MeanTeacherEntMin', model=_base_.model,
              entropy_loss=_base_.entmin_loss)
 train_dataloader = dict(
     sampler=dict(_delete_=True, type='SemiSampler', num_unlabeled=1),

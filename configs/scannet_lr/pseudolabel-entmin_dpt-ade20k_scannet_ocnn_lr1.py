@@ -13,7 +13,7 @@ pseudo_label = dict(
     dataset=dict(unlabeled_scenes, pipeline=_base_.test_pipeline, test_mode=True),
     out_dir='work_dirs/pseudo_labels/pseudolabel-entmin_dpt-ade20k_scannet_ocnn_lr1',
     ratio=0.2, label_name='segment20.npy')
-model = dict(_delete_=True, type='SemiSupervised', model=_base_.model,
+model = dict(_delete_=True, type='MeanTeacherEntMin', model=_base_.model,
              entropy_loss=_base_.entmin_loss)
 train_dataloader = dict(dataset=dict(
     _delete_=True, type='SemiDataset',

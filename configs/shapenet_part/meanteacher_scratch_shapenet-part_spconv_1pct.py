@@ -2,7 +2,7 @@
 # unlabelled data = the training shapes outside the 1% subset, added to
 # segmentor_scratch_shapenet-part_spconv_1pct.py (see docs/semi_supervised.md).
 _base_ = ['./segmentor_scratch_shapenet-part_spconv_1pct.py', '../_base_/semi/mean_teacher.py']
-model = dict(_delete_=True, type='SemiSupervised', model=_base_.model,
+model = dict(_delete_=True, type='MeanTeacherEntMin', model=_base_.model,
              consistency_loss=_base_.mt_consistency_loss, test_with='student',
              **_base_.mt_two_views)
 custom_hooks = _base_.custom_hooks + _base_.mt_hooks

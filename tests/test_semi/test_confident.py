@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from d3l.semi import (
+from d3l.datasets.semi import (
     load_pseudo_labels,
     num_kept,
     pseudo_label_path,
@@ -90,3 +90,15 @@ def test_sample_key():
     assert sample_key({'sample_idx': 7}) == 'sample_000007'
     with pytest.raises(KeyError):
         sample_key({})
+
+
+def test_old_import_path_is_a_warning_alias_of_one_release():
+    import importlib
+    import sys
+
+    import d3l.datasets.semi as new
+    sys.modules.pop('d3l.semi', None)
+    with pytest.warns(DeprecationWarning, match='d3l.datasets.semi'):
+        old = importlib.import_module('d3l.semi')
+    for name in old.__all__:
+        assert getattr(old, name) is getattr(new, name), name

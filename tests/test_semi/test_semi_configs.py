@@ -28,7 +28,7 @@ def test_semi_config_adds_its_technique_to_the_task_config(path):
     technique, rest = name.split('_', 1)
     algorithm = 'classifier' if 'modelnet40' in path else 'segmentor'
     base = load_config(osp.join(osp.dirname(path), f'{algorithm}_{rest}'))
-    assert cfg.model.type == 'SemiSupervised'
+    assert cfg.model.type == 'MeanTeacherEntMin'
     assert cfg.model.model == base.model  # the task's model, untouched
     assert cfg.get('load_from') == base.get('load_from')
     assert cfg.optim_wrapper == base.optim_wrapper and cfg.train_cfg == base.train_cfg

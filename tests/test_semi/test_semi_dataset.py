@@ -7,10 +7,9 @@ import torch
 from downstream_data import make_scannet_root
 
 from d3l.datasets import point_collate
-from d3l.datasets.semi import PseudoLabelDataset, SemiDataset, SemiSampler
+from d3l.datasets.semi import PseudoLabelDataset, SemiDataset, SemiSampler, save_pseudo_labels
 from d3l.datasets.synthetic_shapes import SyntheticShapesDataset
-from d3l.models.algorithms.mean_teacher import match_views
-from d3l.semi import save_pseudo_labels
+from d3l.models.algorithms.mean_teacher_entmin import match_views
 
 IGNORE = 255
 SUBSET = [dict(type='LimitPoints', max_points=60, mode='random'),
@@ -115,7 +114,7 @@ def test_sampler_draws_fresh_unlabelled_samples_every_epoch():
 
 
 def test_sampler_splits_both_streams_over_ranks(monkeypatch):
-    import d3l.datasets.semi as semi
+    import d3l.datasets.semi.dataset as semi
     dataset = SemiDataset(labeled=_shapes(0, 5), unlabeled=_shapes(1, 12))
     shards = []
     for rank in range(2):

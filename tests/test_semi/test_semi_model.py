@@ -1,4 +1,4 @@
-"""SemiSupervised around a Segmentor and a Classifier: which points each loss
+"""MeanTeacherEntMin around a Segmentor and a Classifier: which points each loss
 sees, the teacher, checkpoints of the plain model, evaluation network."""
 import copy
 
@@ -33,7 +33,7 @@ def d3l_scope():
 
 def _model(model=SEGMENTOR, **kwargs):
     torch.manual_seed(0)
-    semi = MODELS.build(dict(type='SemiSupervised', model=model, **kwargs))
+    semi = MODELS.build(dict(type='MeanTeacherEntMin', model=model, **kwargs))
     semi.init_weights()
     return semi
 
@@ -217,6 +217,22 @@ def test_clear_errors():
         _model(entropy_on='labeled')
     with pytest.raises(ValueError, match='teacher_input'):
         _model(teacher_input='other')
+
+
+def test_deprecated_name_builds_the_same_model_with_a_warning():
+    kwargs = dict(model=SEGMENTOR, consistency_loss=dict(type='ConsistencyLoss'))
+    torch.manual_seed(0)
+    new = MODELS.build(dict(type='MeanTeacherEntMin', **kwargs))
+    torch.manual_seed(0)
+    with pytest.warns(FutureWarning, match="type='MeanTeacherEntMin'"):
+        old = MODELS.build(dict(type='SemiSupervised', **kwargs))
+    assert isinstance(old, type(new))
+    state, old_state = new.state_dict(), old.state_dict()
+    assert list(old_state) == list(state)  # old checkpoints load key for key
+    assert all(torch.equal(old_state[k], v) for k, v in state.items())
+    for name in ('MeanTeacherEntMin', 'SemiSupervised'):
+        with pytest.raises(ValueError, match='cannot wrap'):
+            MODELS.build(dict(type='MeanTeacherEntMin', model=dict(type=name, model=SEGMENTOR)))
 
 
 @pytest.mark.parametrize('task', ['seg', 'cls'])

@@ -12,9 +12,8 @@ import torch
 from mmengine.registry import DefaultScope
 
 from d3l.datasets.scannet import ScanNetDataset, nyu40_to_scannet20
-from d3l.datasets.semi import PseudoLabelDataset
+from d3l.datasets.semi import PseudoLabelDataset, num_kept
 from d3l.registry import MODELS
-from d3l.semi import num_kept
 
 SCENES = ('scene0000_00', 'scene0000_01', 'scene0000_02')
 MODEL = dict(type='Segmentor',

@@ -10,7 +10,7 @@ import pytest
 import torch
 from mmengine.registry import DefaultScope
 
-from d3l.semi import num_kept
+from d3l.datasets.semi import num_kept
 from d3l.utils.compat import safe_torch_load
 
 MT = 'configs/debug/meanteacher-entmin_scratch_shapes_pointmlp.py'
@@ -92,8 +92,8 @@ def _checkpoint(tmp_path):
 
 def test_pseudo_label_tool_writes_resumes_and_feeds_training(tool, tmp_path):
     from d3l.datasets import point_collate
+    from d3l.datasets.semi import select_confident
     from d3l.datasets.synthetic_shapes import SyntheticShapesDataset
-    from d3l.semi import select_confident
     model, checkpoint = _checkpoint(tmp_path)
     out_dir = tmp_path / 'pseudo_labels'
     config = _pseudo_config(tmp_path, out_dir)

@@ -30,7 +30,7 @@
 semi_entropy_weight = 0.5
 semi_model = dict(
     _delete_=True,
-    type='SemiSupervised',
+    type='MeanTeacherEntMin',
     entropy_loss=dict(type='EntropyLoss', loss_weight=semi_entropy_weight),
     consistency_loss=dict(type='ConsistencyLoss', loss_weight=10.0),
     entropy_on='unlabeled',

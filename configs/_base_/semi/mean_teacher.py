@@ -2,7 +2,7 @@
 # between student and teacher softmax on two augmented views, weight ramped
 # up with exp(-5 (1 - t/T)^2) to 10 over 30 epochs. A task config adds it with
 #   _base_ = ['./<task config>.py', '../_base_/semi/mean_teacher.py']
-#   model = dict(_delete_=True, type='SemiSupervised', model=_base_.model,
+#   model = dict(_delete_=True, type='MeanTeacherEntMin', model=_base_.model,
 #                consistency_loss=_base_.mt_consistency_loss, test_with='student',
 #                **_base_.mt_two_views)
 #   custom_hooks = _base_.custom_hooks + _base_.mt_hooks
@@ -10,7 +10,7 @@
 # These separate meanteacher_* configs keep d3l's own variant: the teacher sees a second,
 # differently augmented view and the consistency covers every point (Tarvainen & Valpola).
 # The paper's code gives the teacher the student's batch and the unlabelled points only:
-# that is the default of SemiSupervised and of the combined recipe (./combined.py).
+# that is the default of MeanTeacherEntMin and of the combined recipe (./combined.py).
 mt_two_views = dict(teacher_input='second_view', consistency_on='all')
 mt_consistency_loss = dict(type='ConsistencyLoss', loss_weight=10.0)
 mt_hooks = [

@@ -1,14 +1,38 @@
 """Mean teacher: keep an exponential moving average (EMA) of the student.
 
 The teacher lives inside the model (``model.teacher``, a frozen copy of
-``model.student``; see :class:`~d3l.models.algorithms.SemiSupervised`), so
+``model.student``; see :class:`~d3l.models.algorithms.MeanTeacherEntMin`), so
 that ``train_step`` can ask it for consistency targets and so that it is
 saved in, and resumed from, the ordinary ``state_dict`` of a checkpoint. This
 hook only updates it after every optimizer step.
 
 MMEngine's :class:`~mmengine.hooks.EMAHook` keeps its average outside the
 model (for evaluation only) and swaps weights around validation; neither
-fits a teacher that must be queried during training, hence this hook.
+fits a teacher that must be queried during training, hence this hook. It
+follows the contract of mmdet's ``MeanTeacherHook`` (``model.teacher`` and
+``model.student``, updated in ``after_train_iter``), which does not use
+MMEngine's averaged models either.
+
+Why :func:`ema_update_` and not MMEngine's ``ExponentialMovingAverage``
+(``mmengine.model.averaged_model``, 0.10) as the teacher: it would change
+what the tests check (tests/test_engine/test_ema_hook.py):
+
+- warm-up: its first update copies the student (``steps == 0``), so the
+  first ``alpha_t`` is 0, not Tarvainen & Valpola's 0.5;
+- ``update_buffers=True`` copies integer buffers (``num_batches_tracked``)
+  only on that first update, and averages ``state_dict()`` tensors captured
+  at construction: the teacher is built in the model's ``__init__`` and the
+  Runner moves the model to the GPU afterwards, so the average would go to
+  the orphaned CPU tensors and the teacher would never change, silently;
+- ``update_buffers=False`` overwrites the teacher's buffers with the
+  student's on every update: ``buffers='none'`` (the paper's train-mode
+  teacher keeping its own BatchNorm statistics) cannot be expressed;
+- it nests the network as ``teacher.module.*`` with ``teacher.steps``, so
+  existing checkpoints and the plain-checkpoint mapping would break;
+- it refuses ``alpha`` 0 and 1 (``momentum`` must be in (0, 1)).
+
+Each was checked on mmengine 0.10.7. What is left of our own is the one
+``lerp`` per tensor group of :func:`ema_update_`.
 """
 from __future__ import annotations
 
@@ -106,7 +130,7 @@ class MeanTeacherHook(Hook):
             MMEngine's ``EMAHook`` calls ``1 - alpha`` "momentum".
         warmup: use ``min(alpha, 1 - 1 / (t + 1))``.
         buffers: ``'ema'``, ``'copy'`` or ``'none'`` (see :func:`ema_update_`);
-            ``'none'`` goes with ``SemiSupervised(teacher_bn='train')``, whose
+            ``'none'`` goes with ``MeanTeacherEntMin(teacher_bn='train')``, whose
             teacher updates its own statistics.
         interval: update on every ``interval``-th iteration (counted by
             ``runner.iter``, so resuming keeps the phase) where the
@@ -137,7 +161,7 @@ class MeanTeacherHook(Hook):
         if not isinstance(teacher, nn.Module) or not isinstance(student, nn.Module):
             raise TypeError(
                 f'MeanTeacherHook needs a model with a teacher and a student (e.g. '
-                f'SemiSupervised with consistency_loss or test_with="teacher"); '
+                f'MeanTeacherEntMin with consistency_loss or test_with="teacher"); '
                 f'{type(model).__name__} has teacher={type(teacher).__name__}')
         return model
 
@@ -148,7 +172,7 @@ class MeanTeacherHook(Hook):
         if (teacher_bn == 'train') != (self.buffers == 'none'):
             raise ValueError(
                 f"MeanTeacherHook(buffers={self.buffers!r}) does not fit "
-                f"SemiSupervised(teacher_bn={teacher_bn!r}): a train-mode teacher keeps its own "
+                f"MeanTeacherEntMin(teacher_bn={teacher_bn!r}): a train-mode teacher keeps its own "
                 "BatchNorm statistics (buffers='none'); an eval-mode teacher needs them from "
                 "the student (buffers='ema' or 'copy')")
 

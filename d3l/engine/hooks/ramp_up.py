@@ -57,7 +57,7 @@ class RampUpHook(Hook):
 
     Args:
         target: dotted attribute path on the (unwrapped) model, by default
-            the consistency weight of :class:`~d3l.models.algorithms.SemiSupervised`.
+            the consistency weight of :class:`~d3l.models.algorithms.MeanTeacherEntMin`.
         end: final value (the reference: 10 for mean-teacher consistency).
         length: ramp length in epochs (``by_epoch``) or iterations (30 epochs).
         start: value the ramp starts from (the sigmoid ramp starts at

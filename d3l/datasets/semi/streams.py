@@ -8,6 +8,10 @@ from __future__ import annotations
 import copy
 from typing import List, Optional, Sequence, Tuple, Union
 
+from mmengine.registry import DefaultScope
+
+from d3l.registry import DATASETS
+
 #: the keys of a pseudo-label specification that are not dataset overrides
 PSEUDO_KEYS = ('label_root', 'label_name')
 
@@ -60,3 +64,16 @@ def derive_streams(labeled: Union[dict, Sequence[dict]], unlabeled: Optional[dic
             pseudo['label_name'] = spec['label_name']
         cfgs.append(pseudo)
     return cfgs, unlabeled
+
+
+def build_dataset(cfg):
+    """A dataset from its config (a built dataset is returned as it is)."""
+    if not isinstance(cfg, dict):
+        return cfg
+    if DefaultScope.get_current_instance() is None:
+        # built in plain Python (no runner, no default_scope): the datasets'
+        # pipelines must still find d3l's transforms
+        with DefaultScope.overwrite_default_scope('d3l'):
+            return DATASETS.build(cfg)
+    return DATASETS.build(cfg)
+
