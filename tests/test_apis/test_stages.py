@@ -195,3 +195,42 @@ def test_train_then_test_match_a_hand_evaluation(tmp_path):
     union = confusion.sum(0) + confusion.sum(1) - np.diag(confusion)
     ious = np.diag(confusion)[union > 0] / union[union > 0]
     assert metrics['mIoU'] == pytest.approx(100.0 * ious.mean(), abs=1e-4)
+
+
+def test_confident_pseudo_labels_keep_the_top_ratio_per_class(tmp_path):
+    from mmengine.registry import DefaultScope
+
+    from d3l.apis import make_confident_pseudo_labels
+    from d3l.datasets import point_collate
+    from d3l.registry import DATASETS
+
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope('d3l'):
+        model = MODELS.build(Config.fromfile(DEBUG_CONFIG).model).eval()
+    checkpoint = tmp_path / 'supervised.pth'
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, checkpoint)
+    config = osp.join(REPO_ROOT, 'configs/debug/pseudolabel-entmin_scratch_shapes_pointmlp.py')
+    out = tmp_path / 'pseudo'
+    meta = make_confident_pseudo_labels(config, str(checkpoint), out_dir=str(out), ratio=0.5,
+                                        cfg_options={'pseudo_label.dataset.num_samples': 2})
+    assert (meta['scenes'], meta['written'], meta['skipped'], meta['ratio']) == (2, 2, 0, 0.5)
+    assert json.loads((out / 'meta.json').read_text())['kept_points'] == meta['kept_points']
+
+    scenes_cfg = Config.fromfile(config).pseudo_label.dataset
+    with DefaultScope.overwrite_default_scope('d3l'):
+        scenes = DATASETS.build(dict(scenes_cfg, num_samples=2))
+    kept = 0
+    for index in range(2):
+        written = np.load(out / f'sample_{index:06d}' / 'segment20.npy')
+        with torch.no_grad():
+            data = model.data_preprocessor(point_collate([scenes[index]]))
+            confidence, pred = model(data['inputs'], mode='tensor').softmax(1).max(1)
+        confidence, pred = confidence.numpy(), pred.numpy()
+        expected = np.full(len(pred), -1)
+        for c in np.unique(pred):  # the rule by hand: top max(1, floor(0.5 n)) of each class
+            members = np.flatnonzero(pred == c)
+            top = members[np.argsort(-confidence[members])][:max(1, len(members) // 2)]
+            expected[top] = c
+        assert np.array_equal(written, expected)
+        kept += int((expected >= 0).sum())
+    assert meta['kept_points'] == kept
