@@ -7,7 +7,7 @@ Prints:
 
 1. bytes per point of the codec settings against fp32 full distributions
    (4 C bytes: 600 B for 150 classes), and the bytes per label cell of a
-   real shard file (npz overhead included);
+   real shard's files (frame table and row files included);
 2. mean KL(p || decode(encode(p))) on outputs of a teacher (a tiny random
    DPT on real images from ../shared/realdata when present, at several
    temperatures), next to the closed form for exact top-k storage;
@@ -190,10 +190,10 @@ def main():
                     f"stride=1, shard_size=4)\n")
         subprocess.run([sys.executable, osp.join(REPO_ROOT, 'tools', 'generate_pseudo_labels.py'),
                         config, '--out', label_dir], check=True, stdout=subprocess.DEVNULL)
-        shard_bytes = sum(osp.getsize(p) for p in glob.glob(osp.join(label_dir, '*.npz')))
+        shard_bytes = sum(osp.getsize(p) for p in glob.glob(osp.join(label_dir, 'shard_*.np[yz]')))
         cells = args.frames * args.height * args.width
         print(f'  shard files: {shard_bytes / cells:.2f} B per label cell on disk '
-              f'(top-3 fp16, stride 1, npz overhead included)')
+              f'(top-3 fp16, stride 1, frame tables included)')
 
         from d3l.registry import DATASETS, TRANSFORMS
         lift = [dict(type='LiftPerspective', with_normals=True),
