@@ -38,8 +38,9 @@ import numpy as np
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
-SCENE = osp.join(osp.dirname(REPO), 'shared', 'realdata', 'scannet_scene0000',
-                 'scannet_train_instance_data', 'scene0000_00_vert_all.npy')
+SCENE = osp.join(os.environ.get('D3L_SHARED_DIR', osp.join(osp.dirname(REPO), 'shared')),
+                 'realdata', 'scannet_scene0000', 'scannet_train_instance_data',
+                 'scene0000_00_vert_all.npy')
 NUM_CLASSES = 20
 
 

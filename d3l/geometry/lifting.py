@@ -244,7 +244,8 @@ def lift_rgbd(depth: np.ndarray, img: np.ndarray, K: Optional[np.ndarray] = None
     ``(points (N, 3) float32, colors (N, 3) float32 in [0, 1], pixel_index
     (N,) int64)``: the points and indices of :func:`lift_perspective` /
     :func:`lift_equirect` and the first three channels of ``img`` (H, W, C)
-    at those pixels divided by 255, bit for bit. With numba (the dev
+    at those pixels divided by 255, bit for bit (depth is taken as float32,
+    as ``LiftRGBD`` passes it). With numba (the dev
     install) one compiled loop over the pixels does it, 3x faster than the
     NumPy gathers (``np.take`` copies 3-byte colour rows byte by byte);
     without, the NumPy path (numpy arrays only)."""
