@@ -14,10 +14,9 @@ shards whose checksums and scenes check out and redoes the rest; check a
 directory with ``tools/generate_pseudo_labels.py DIR --verify``.
 """
 import argparse
-import os
 
 from d3l.apis import fuse_soft_labels
-from d3l.engine.cli import DictAction, run_cli
+from d3l.engine.cli import parse_with_launcher, run_cli
 
 
 def parse_args(argv=None):
@@ -26,13 +25,7 @@ def parse_args(argv=None):
     parser.add_argument('--out', help='label directory (default: fused_label_cfg.out_dir)')
     parser.add_argument('--resume', action='store_true',
                         help='continue a directory: keep complete shards, redo the rest')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_with_launcher(parser, argv)
 
 
 def main(argv=None):

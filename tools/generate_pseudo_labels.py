@@ -31,10 +31,9 @@ shard (sha256, frames, rows) and exits 2 listing the bad ones.
 first N labelled frames of each rank under ``DIR/vis``.
 """
 import argparse
-import os
 
 from d3l.apis import generate_soft_labels, verify_soft_labels
-from d3l.engine.cli import CLIError, DictAction, run_cli  # noqa: F401  (CLIError: for callers)
+from d3l.engine.cli import CLIError, parse_with_launcher, run_cli  # noqa: F401  (CLIError)
 
 
 def parse_args(argv=None):
@@ -46,16 +45,10 @@ def parse_args(argv=None):
     parser.add_argument('--verify', action='store_true',
                         help='check every shard of the directory (CONFIG may be the directory)'
                              '; exit 2 listing the bad ones')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none')
     parser.add_argument('--vis', type=int, default=0, metavar='N',
                         help='save PNG overlays of the first N frames of each rank')
     parser.add_argument('--device', help='teacher device (default: cuda:LOCAL_RANK or cpu)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_with_launcher(parser, argv)
 
 
 def main(argv=None):

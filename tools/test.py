@@ -23,10 +23,9 @@ scoring, for splits without ground truth (ScanNet test: add
 ``--cfg-options test_dataloader.dataset.split=test``).
 """
 import argparse
-import os
 
 from d3l.apis.runner import CompleteCheckpointLoad, test, write_results  # noqa: F401
-from d3l.engine.cli import CLIError, DictAction, run_cli  # noqa: F401  (for callers)
+from d3l.engine.cli import CLIError, parse_with_launcher, run_cli  # noqa: F401  (for callers)
 
 
 def parse_args(argv=None):
@@ -44,12 +43,7 @@ def parse_args(argv=None):
     parser.add_argument('--predict-only', action='store_true',
                         help='no ground truth (e.g. ScanNet test split): count predictions '
                         'instead of scoring them; use with --save-preds / --show-dir')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_with_launcher(parser, argv)
 
 
 def main(argv=None):

@@ -10,10 +10,9 @@ error, unless the config says why it is fine at its top level,
 tensors left at their initialisation).
 """
 import argparse
-import os
 
 from d3l.apis.runner import train
-from d3l.engine.cli import DictAction, run_cli
+from d3l.engine.cli import parse_with_launcher, run_cli
 
 
 def parse_args(argv=None):
@@ -24,14 +23,8 @@ def parse_args(argv=None):
     parser.add_argument('--resume', nargs='?', const='auto', default=None, metavar='CKPT',
                         help='resume from CKPT, or from the latest checkpoint of the work dir')
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision (GPU)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
-                        help='override config keys, e.g. train_cfg.max_epochs=2; '
-                        'prefix a new key with "+"')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_with_launcher(parser, argv, 'override config keys, e.g. '
+                               'train_cfg.max_epochs=2; prefix a new key with "+"')
 
 
 def main(argv=None):

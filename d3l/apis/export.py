@@ -7,7 +7,7 @@ import os.path as osp
 import time
 from typing import Sequence
 
-from d3l.engine.cli import CLIError, read_checkpoint
+from d3l.engine.cli import CLIError, check_parent_folder, read_checkpoint
 
 
 def export_backbone(checkpoint_path: str, out_path: str,
@@ -60,11 +60,7 @@ def check_out_path(checkpoint_path: str, out_path: str) -> None:
             osp.samefile(out_path, checkpoint_path):
         raise CLIError(f'OUT {out_path} is the input checkpoint {checkpoint_path}; refusing to '
                        'overwrite the pre-training checkpoint (write the backbone to a new file)')
-    parent = osp.dirname(osp.abspath(out_path))
-    while parent and not osp.exists(parent):
-        parent = osp.dirname(parent)
-    if parent and not osp.isdir(parent):
-        raise CLIError(f'OUT {out_path}: {parent} is a file, so the folder cannot be made')
+    check_parent_folder(out_path, 'OUT')
 
 
 __all__ = ['export_backbone', 'check_out_path']

@@ -326,11 +326,29 @@ def check_out_dir(path: Optional[str], option: str = '--out') -> None:
     if osp.exists(path) and not osp.isdir(path):
         raise CLIError(f'{option} {path} is a file, not a directory; give a folder for the '
                        'results')
+    check_parent_folder(path, option)
+
+
+def check_parent_folder(path: str, option: str) -> None:
+    """The folders above ``path`` can be made: none of them is a file."""
     parent = osp.dirname(osp.abspath(path))
     while parent and not osp.exists(parent):
         parent = osp.dirname(parent)
     if parent and not osp.isdir(parent):
         raise CLIError(f'{option} {path}: {parent} is a file, so the folder cannot be made')
+
+
+def parse_with_launcher(parser, argv=None, cfg_options_help: Optional[str] = None):
+    """Add ``--cfg-options``, ``--launcher`` and ``--local_rank`` (older
+    launchers pass it; torchrun sets ``LOCAL_RANK``) to a tool's parser,
+    parse ``argv`` and export ``LOCAL_RANK``."""
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                        help=cfg_options_help)
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
 
 
 def check_runner_config(cfg: Config, path: str = '') -> None:
@@ -395,4 +413,4 @@ __all__ = ['CLIError', 'DictAction', 'load_config', 'check_cfg_options', 'check_
            'check_top_level_keys', 'check_config_values', 'check_out_dir', 'check_runner_config',
            'fill_scheduler_ends', 'adapt_to_device', 'enable_amp', 'read_checkpoint',
            'check_checkpoint',
-           'find_resume_checkpoint', 'run_cli']
+           'find_resume_checkpoint', 'check_parent_folder', 'parse_with_launcher', 'run_cli']
