@@ -69,7 +69,7 @@ def load_scene(realdata):
 def random_record(num_classes, topk, shape, rng):
     import torch
 
-    from d3l.pseudo_labels import SoftLabelCodec, SoftLabelRecord
+    from d3l.soft_labels import SoftLabelCodec, SoftLabelRecord
     logits = torch.from_numpy(rng.normal(0, 3, (shape[0] * shape[1], num_classes)))
     encoded = SoftLabelCodec(topk).encode(logits.float().softmax(1))
     return SoftLabelRecord('bench', encoded['indices'].numpy(), encoded['probs'].numpy(),
@@ -110,7 +110,7 @@ def bench_store(num_vertices, num_classes, topk, repeats, rng):
     import torch
 
     from d3l.fusion import FusedShardWriter
-    from d3l.pseudo_labels import SoftLabelCodec
+    from d3l.soft_labels import SoftLabelCodec
     codec = SoftLabelCodec(topk)
     fused = torch.from_numpy(rng.normal(0, 3, (num_vertices, num_classes))).float().softmax(1)
     views = rng.integers(0, 30, num_vertices)

@@ -29,7 +29,7 @@ def score_soft_labels(labels, source: Union[str, dict, object], *,
     projection ('perspective', 'equirect') {'miou', 'pixel_acc'}}``.
     """
     from d3l.evaluation import confusion_matrix, segmentation_scores
-    from d3l.pseudo_labels import SoftLabelStore
+    from d3l.soft_labels import SoftLabelStore
 
     store = labels if isinstance(labels, SoftLabelStore) else SoftLabelStore(labels)
     names = list(store.class_names)

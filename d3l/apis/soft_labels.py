@@ -65,10 +65,10 @@ def verify_soft_labels(config: ConfigLike, *, out_dir: Optional[str] = None,
     """Check every shard of a label directory (``config`` may be the
     directory itself) and print the report; a bad, missing or extra shard,
     or (given a config) a changed source file, raises
-    :class:`~d3l.pseudo_labels.LabelStoreError` listing them. Returns the
-    report of :func:`~d3l.pseudo_labels.verify_store`."""
-    from d3l.pseudo_labels import LabelStoreError, verify_store
-    from d3l.pseudo_labels.session import format_verify_report
+    :class:`~d3l.soft_labels.LabelStoreError` listing them. Returns the
+    report of :func:`~d3l.soft_labels.verify_store`."""
+    from d3l.soft_labels import LabelStoreError, verify_store
+    from d3l.soft_labels.session import format_verify_report
 
     if isinstance(config, (str, os.PathLike)) and osp.isdir(config):
         label_dir, notes = os.fspath(config), []
@@ -120,7 +120,7 @@ def build_teacher(teacher_cfg, device):
 
 def teacher_identity(teacher) -> dict:
     """The teacher's description plus the sha256 of its weight files."""
-    from d3l.pseudo_labels import file_sha256
+    from d3l.soft_labels import file_sha256
 
     info = teacher.describe()
     info['weights_sha256'] = {osp.basename(path): file_sha256(path)
@@ -154,7 +154,7 @@ def _verify_source(cfg, label_dir) -> list:
     """Differences between the config's source files and the manifest's."""
     from mmengine.registry import init_default_scope
 
-    from d3l.pseudo_labels import (
+    from d3l.soft_labels import (
         LabelStoreError,
         describe_source,
         file_stats,
@@ -187,8 +187,8 @@ def start_run(out_dir: str, make: Callable[[], dict], resume: bool, rank: int,
     soft-label generation and fusion (:func:`d3l.fusion.run_fusion`)."""
     from mmengine.dist import broadcast_object_list
 
-    from d3l.pseudo_labels import LabelStoreError, StoreLock, StoreLockError
-    from d3l.pseudo_labels.session import prepare_directory
+    from d3l.soft_labels import LabelStoreError, StoreLock, StoreLockError
+    from d3l.soft_labels.session import prepare_directory
 
     lock, verdict, error = None, [None], None
     if rank == 0:
@@ -218,14 +218,14 @@ def _generate(cfg, out_dir, stride, shard_size, resume, launcher, vis, device):
     import torch
     from mmengine.registry import init_default_scope
 
-    from d3l.pseudo_labels import (
+    from d3l.soft_labels import (
         SoftLabelCodec,
         describe_source,
         file_stats,
         make_manifest,
         plan_shards,
     )
-    from d3l.pseudo_labels.session import WriterGuard
+    from d3l.soft_labels.session import WriterGuard
 
     label_cfg = cfg.pseudo_label_cfg
     rank, world_size = init_launcher(launcher)
@@ -263,8 +263,8 @@ def _run_shards(out_dir, manifest, shards, work, vis, rank, world_size, guard):
     in the manifest, prints the summary and returns the manifest."""
     from mmengine.dist import all_gather_object, barrier
 
-    from d3l.pseudo_labels import shards_of_rank
-    from d3l.pseudo_labels.session import Progress, finish_run, plan_work
+    from d3l.soft_labels import shards_of_rank
+    from d3l.soft_labels.session import Progress, finish_run, plan_work
 
     dataset, frame_ids, teacher, codec, stride = work
     todo, kept, redone = plan_work(out_dir, manifest, shards_of_rank(len(shards), world_size,
@@ -304,8 +304,8 @@ def label_shard(index, start, stop, frame_ids, dataset, teacher, codec, stride, 
     before the shard is committed; it raises when this process must stop."""
     import torch
 
-    from d3l.pseudo_labels import ShardWriter, SoftLabelError
-    from d3l.pseudo_labels.vis import safe_name, save_overlay
+    from d3l.soft_labels import ShardWriter, SoftLabelError
+    from d3l.soft_labels.vis import safe_name, save_overlay
 
     writer = ShardWriter(out_dir, index, frame_start=start, before_commit=guard)
     for idx in range(start, stop):

@@ -51,7 +51,7 @@ def prepare_fused_pretraining(world_dir: str, out_dir: str, preset: str = 'defau
     from d3l.apis import fuse_soft_labels, generate_soft_labels
     from d3l.benchmark.world import world_paths
     from d3l.benchmark.world.scene_frames import write_scene_frames
-    from d3l.pseudo_labels import read_manifest
+    from d3l.soft_labels import read_manifest
 
     paths = world_paths(world_dir)
     frames = osp.join(out_dir, 'frames')

@@ -12,8 +12,8 @@ from typing import Sequence
 
 import numpy as np
 
-from d3l.pseudo_labels import LabelStoreError, SoftLabelCodec
 from d3l.registry import DATASETS
+from d3l.soft_labels import LabelStoreError, SoftLabelCodec
 
 from .stored_labels import MISSING_MODES, StoredLabelsDataset
 

@@ -3,7 +3,7 @@
 :class:`PretrainRGBDDataset` wraps any RGB-D source dataset and a label
 directory written by ``tools/generate_pseudo_labels.py``. Each sample is the
 source's loaded frame (``img``, ``depth``, camera, ...) plus
-``soft_label_record`` (a :class:`~d3l.pseudo_labels.SoftLabelRecord`). The
+``soft_label_record`` (a :class:`~d3l.soft_labels.SoftLabelRecord`). The
 pipeline lifts the frame (``LiftPerspective`` / ``LiftEquirect`` /
 ``LiftRGBD``, which add ``pixel_index``), augments and subsamples it, and
 :class:`LoadSoftLabels` then decodes the labels of the surviving points only,
@@ -19,8 +19,8 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmengine.logging import print_log
 
-from d3l.pseudo_labels import SoftLabelCodec, SoftLabelStore, check_dataset_source
 from d3l.registry import DATASETS, TRANSFORMS
+from d3l.soft_labels import SoftLabelCodec, SoftLabelStore, check_dataset_source
 
 from .stored_labels import StoredLabelsDataset
 from .transforms.utils import select_points

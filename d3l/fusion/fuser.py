@@ -10,7 +10,8 @@ import torch
 from mmengine.dataset import BaseDataset
 
 from d3l.engine.stage_utils import build_dataset, plain
-from d3l.pseudo_labels import (
+from d3l.registry import TASK_UTILS
+from d3l.soft_labels import (
     LabelStoreError,
     SoftLabelCodec,
     SoftLabelStore,
@@ -18,7 +19,6 @@ from d3l.pseudo_labels import (
     describe_source,
     file_stats,
 )
-from d3l.registry import TASK_UTILS
 
 from .accumulate import ViewAccumulator
 from .projection import ABS_TOLERANCE, REL_TOLERANCE, FusionError, check_camera, visible_vertices

@@ -3,7 +3,7 @@
 The scene list is cut into shards of ``shard_size`` consecutive scenes;
 shard ``i`` belongs to rank ``i % world_size`` (``shards_of_rank``), so the
 files do not depend on the number of processes. It follows the generation
-protocol of :mod:`d3l.pseudo_labels.session`: rank 0 takes ``writer.lock``
+protocol of :mod:`d3l.soft_labels.session`: rank 0 takes ``writer.lock``
 and checks the directory (``--resume`` requires the same identity: frame
 labels, frames, depth test, scenes and their files), each rank keeps its
 complete shards whose sha256 and scene slice check out and redoes the rest,
@@ -16,15 +16,15 @@ import sys
 import time
 from typing import List, Optional
 
-from d3l.pseudo_labels import (
+from d3l.soft_labels import (
     LabelStoreError,
     StoreLockError,
     make_manifest,
     plan_shards,
     shards_of_rank,
 )
-from d3l.pseudo_labels.manifest import write_manifest
-from d3l.pseudo_labels.session import Progress, WriterGuard, finish_manifest, plan_work
+from d3l.soft_labels.manifest import write_manifest
+from d3l.soft_labels.session import Progress, WriterGuard, finish_manifest, plan_work
 
 from .fuser import SoftLabelFuser
 from .store import FusedShardWriter

@@ -3,7 +3,7 @@
 A fused directory is a label directory like the ones
 ``tools/generate_pseudo_labels.py`` writes (``manifest.json``, sha256-checked
 shards, ``writer.lock`` while it is written), read with
-:class:`~d3l.pseudo_labels.SoftLabelStore`. Its "frames" are scenes: the
+:class:`~d3l.soft_labels.SoftLabelStore`. Its "frames" are scenes: the
 record of scene ``s`` has one row per vertex, in the order of the scene's
 ``coord.npy``, stored as a 1 x N label grid (``image_shape = (1, N)``,
 ``stride = 1``), so ``record.lookup(vertex_index)`` / ``record.decode(...)``
@@ -18,7 +18,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from d3l.pseudo_labels import LabelStoreError, ShardWriter, SoftLabelRecord, SoftLabelStore
+from d3l.soft_labels import LabelStoreError, ShardWriter, SoftLabelRecord, SoftLabelStore
 
 
 def scene_grid(num_vertices: int) -> Tuple[int, int]:
@@ -27,7 +27,7 @@ def scene_grid(num_vertices: int) -> Tuple[int, int]:
 
 
 class FusedShardWriter(ShardWriter):
-    """:class:`~d3l.pseudo_labels.ShardWriter` of scenes, with the per-vertex
+    """:class:`~d3l.soft_labels.ShardWriter` of scenes, with the per-vertex
     view counts as the extra member ``num_views``."""
 
     def __init__(self, *args, **kwargs):
@@ -52,7 +52,7 @@ class FusedLabelStore:
 
     Args:
         label_dir: written by ``tools/fuse_soft_labels.py``.
-        allow_incomplete / verify: as :class:`~d3l.pseudo_labels.SoftLabelStore`.
+        allow_incomplete / verify: as :class:`~d3l.soft_labels.SoftLabelStore`.
     """
 
     def __init__(self, label_dir: str, allow_incomplete: bool = False, verify: bool = True):

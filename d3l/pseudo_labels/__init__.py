@@ -1,47 +1,20 @@
-"""Soft pseudo-labels: compact top-k codec, sharded storage, manifest,
-source fingerprints, writer lock, verification."""
-from .codec import SoftLabelCodec, SoftLabelError, check_distributions
-from .layout import (
-    checksum_path,
-    expected_checksum,
-    planned_frames,
-    read_checksum,
-    row_path,
-    shard_files,
-    write_checksum,
-)
-from .lock import LOCK_NAME, StoreLock, StoreLockError, read_lock
-from .manifest import (
-    MANIFEST_NAME,
-    LabelStoreError,
-    make_manifest,
-    manifest_differences,
-    read_manifest,
-    write_manifest,
-)
-from .shards import (
-    ShardFile,
-    ShardWriter,
-    SoftLabelRecord,
-    SoftLabelStore,
-    file_sha256,
-    frame_crc32,
-    grid_shape,
-    iter_records,
-    list_shards,
-    plan_shards,
-    shard_path,
-    shards_of_rank,
-)
-from .source import check_dataset_source, describe_source, file_stats, source_differences
-from .verify import check_shard, verify_store
+"""Deprecated alias, kept for one release (until d3l 0.2): the 2D teacher's
+soft-label store is :mod:`d3l.soft_labels`. ``import d3l.pseudo_labels.X``
+still gives the module ``d3l.soft_labels.X`` itself (same objects)."""
+import importlib
+import pkgutil
+import sys
+import warnings
 
-__all__ = ['SoftLabelCodec', 'ShardWriter', 'ShardFile', 'SoftLabelRecord', 'SoftLabelStore',
-           'LabelStoreError', 'MANIFEST_NAME', 'make_manifest', 'manifest_differences',
-           'read_manifest', 'write_manifest', 'file_sha256', 'grid_shape', 'iter_records',
-           'list_shards', 'plan_shards', 'shard_path', 'shards_of_rank',
-           'SoftLabelError', 'check_distributions', 'checksum_path', 'expected_checksum',
-           'planned_frames', 'read_checksum', 'row_path', 'shard_files', 'write_checksum',
-           'LOCK_NAME', 'StoreLock',
-           'StoreLockError', 'read_lock', 'frame_crc32', 'check_dataset_source',
-           'describe_source', 'file_stats', 'source_differences', 'check_shard', 'verify_store']
+import d3l.soft_labels as _moved
+from d3l.soft_labels import *  # noqa: F401,F403
+from d3l.soft_labels import __all__  # noqa: F401
+
+warnings.warn('d3l.pseudo_labels is deprecated and will be removed in the next release: the '
+              'soft-label store is d3l.soft_labels', DeprecationWarning, stacklevel=2)
+
+# every submodule under its old name too: the modules are small and
+# numpy-only, and one object per module keeps isinstance checks working
+for _info in pkgutil.iter_modules(_moved.__path__):
+    sys.modules[f'{__name__}.{_info.name}'] = importlib.import_module(
+        f'{_moved.__name__}.{_info.name}')

@@ -8,7 +8,7 @@ when the write succeeded; on an error the temporary is removed and the
 previous file, if any, is left as it was.
 
 Temporary names are ``<path>.tmp-<pid>`` for files (a killed run leaves
-``*.tmp-*`` files that :mod:`d3l.pseudo_labels.session` deletes on resume)
+``*.tmp-*`` files that :mod:`d3l.soft_labels.session` deletes on resume)
 and ``.<name>.tmp-<pid>`` for folders (hidden, so that loaders listing a
 split's scene folders do not pick up one being written).
 

@@ -19,7 +19,8 @@ from conftest import REPO_ROOT, run_tool
 from disk_state import snapshot
 from pseudo_label_data import make_rgbd_folder
 
-from d3l.pseudo_labels import (
+from d3l.registry import DATASETS
+from d3l.soft_labels import (
     LOCK_NAME,
     LabelStoreError,
     SoftLabelCodec,
@@ -29,8 +30,7 @@ from d3l.pseudo_labels import (
     StoreLockError,
     verify_store,
 )
-from d3l.pseudo_labels.layout import row_path
-from d3l.registry import DATASETS
+from d3l.soft_labels.layout import row_path
 from d3l.utils.errors import D3LError
 
 NUM_CLASSES = 5
@@ -354,8 +354,8 @@ def test_stale_lock_of_a_dead_process_is_taken_over(store, capsys):
 
 
 def test_a_writer_that_lost_the_lock_commits_nothing(tmp_path):
-    from d3l.pseudo_labels import ShardWriter
-    from d3l.pseudo_labels.session import WriterGuard
+    from d3l.soft_labels import ShardWriter
+    from d3l.soft_labels.session import WriterGuard
 
     out = tmp_path / 'labels'
     old_run = StoreLock(str(out)).acquire()

@@ -264,7 +264,7 @@ def test_fusion_row_on_the_same_folder(demo):
     from conftest import run_tool
     from mmengine.config import Config
 
-    from d3l.pseudo_labels import read_manifest
+    from d3l.soft_labels import read_manifest
     out, _ = demo
     before = _results(out)
     proc = run_tool('demo.py', '--out', out, '--preset', 'tiny', '--seeds', SEEDS,

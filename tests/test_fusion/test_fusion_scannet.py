@@ -21,7 +21,7 @@ from fusion_data import (
 )
 
 from d3l.fusion import FusedLabelStore, visible_vertices
-from d3l.pseudo_labels import SoftLabelCodec, verify_store
+from d3l.soft_labels import SoftLabelCodec, verify_store
 
 SCALE = 4  # 1296 x 968 colour frames rendered at 324 x 242
 

@@ -21,7 +21,7 @@ from d3l.benchmark.world.rooms import generate_room
 from d3l.benchmark.world.scene import sample_scene
 from d3l.benchmark.world.scene_frames import render_room_frames
 from d3l.fusion import FusedLabelStore, project, visible_vertices
-from d3l.pseudo_labels import SoftLabelCodec, list_shards, read_manifest
+from d3l.soft_labels import SoftLabelCodec, list_shards, read_manifest
 
 SCENES = ('scene0000_00', 'scene0001_00')
 NUM_FRAMES = 6
@@ -171,7 +171,7 @@ load_tool('fuse_soft_labels').main([{config!r}])
 
 
 def test_resume_refuses_other_settings(world, fused):
-    from d3l.pseudo_labels import LabelStoreError
+    from d3l.soft_labels import LabelStoreError
     config = fusion_config(world['tmp'], world['scenes_root'], world['frames_root'],
                            world['labels'], fused, name='cfg_other.py', abs_tolerance=0.2)
     with pytest.raises(LabelStoreError, match='different teacher'):
@@ -263,7 +263,7 @@ def test_bad_frames_are_counted_and_bad_setups_refused(world, tmp_path):
     another dataset than the labelled one, are one-line errors."""
     import shutil
 
-    from d3l.pseudo_labels import LabelStoreError
+    from d3l.soft_labels import LabelStoreError
     frames_root = str(tmp_path / 'frames')
     shutil.copytree(world['frames_root'], frames_root)
     labels = osp.join(str(tmp_path), 'labels')

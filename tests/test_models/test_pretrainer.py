@@ -13,8 +13,8 @@ from mmengine.registry import init_default_scope
 from pseudo_label_data import make_rgbd_folder
 
 from d3l.models.losses import SoftCrossEntropyLoss
-from d3l.pseudo_labels import SoftLabelCodec
 from d3l.registry import DATASETS, MODELS
+from d3l.soft_labels import SoftLabelCodec
 from d3l.teachers import PrecomputedTeacher
 
 NUM_CLASSES = 5

@@ -13,7 +13,7 @@ import torch
 from conftest import REPO_ROOT, run_tool
 from pseudo_label_data import make_rgbd_folder, tiny_dpt_checkpoint, write_tiny_dpt_config
 
-from d3l.pseudo_labels import SoftLabelCodec, SoftLabelStore, iter_records, list_shards
+from d3l.soft_labels import SoftLabelCodec, SoftLabelStore, iter_records, list_shards
 
 SLOW_DATASET = '''
 import time
@@ -78,7 +78,7 @@ def records(label_dir):
 
 def shard_digests(label_dir):
     """sha256 of every shard file: the same labels give the same bytes."""
-    from d3l.pseudo_labels import file_sha256
+    from d3l.soft_labels import file_sha256
     return {osp.basename(path): file_sha256(path)
             for path in list_shards(str(label_dir)).values()}
 
@@ -281,7 +281,7 @@ def processes_writing(out):
 
 
 def assert_store_is_clean(out):
-    from d3l.pseudo_labels import LOCK_NAME, verify_store
+    from d3l.soft_labels import LOCK_NAME, verify_store
     assert not [f for f in os.listdir(out) if '.tmp' in f]
     assert not (out / LOCK_NAME).exists(), (out / LOCK_NAME).read_text()
     report = verify_store(str(out))

@@ -15,7 +15,7 @@ def select_points(results: dict, index: np.ndarray, keys: Iterable[str] = POINT_
     """Index every per-point array of ``results`` in place.
 
     ``soft_labels`` may also be an encoded dict of per-point arrays (see
-    ``d3l.pseudo_labels``); each of its arrays is indexed.
+    ``d3l.soft_labels``); each of its arrays is indexed.
     """
     num_points = len(results['points'])
     for key in keys:

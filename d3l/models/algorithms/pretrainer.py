@@ -4,8 +4,8 @@ from typing import Dict, List, Optional
 import torch
 from torch import Tensor
 
-from d3l.pseudo_labels.codec import SoftLabelCodec
 from d3l.registry import MODELS
+from d3l.soft_labels.codec import SoftLabelCodec
 from d3l.structures import PointBatch
 
 from .segmentor import Segmentor

@@ -5,8 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from d3l.pseudo_labels.codec import SoftLabelCodec
 from d3l.registry import MODELS
+from d3l.soft_labels.codec import SoftLabelCodec
 
 
 @MODELS.register_module()
@@ -24,7 +24,7 @@ class SoftCrossEntropyLoss(nn.Module):
             differ from the logits' width; defaults to ``logits.shape[1]``.
 
     The target is either dense ``(N, C)`` probabilities or the encoded dict
-    ``{'indices', 'probs'}`` of :class:`~d3l.pseudo_labels.SoftLabelCodec`,
+    ``{'indices', 'probs'}`` of :class:`~d3l.soft_labels.SoftLabelCodec`,
     which is decoded on the logits' device (pipelines can then pass 9 bytes
     per point instead of ``4 C``).
     """

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from d3l.pseudo_labels import (
+from d3l.soft_labels import (
     LOCK_NAME,
     ShardFile,
     ShardWriter,
@@ -18,10 +18,10 @@ from d3l.pseudo_labels import (
     frame_crc32,
     read_checksum,
 )
-from d3l.pseudo_labels.layout import shard_files
-from d3l.pseudo_labels.shards import write_npz
-from d3l.pseudo_labels.source import frame_changes, parse_stats
-from d3l.pseudo_labels.store import _bad_probs
+from d3l.soft_labels.layout import shard_files
+from d3l.soft_labels.shards import write_npz
+from d3l.soft_labels.source import frame_changes, parse_stats
+from d3l.soft_labels.store import _bad_probs
 
 
 def test_npz_is_what_numpy_reads_and_the_same_bytes_every_time(tmp_path):

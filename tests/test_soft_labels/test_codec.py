@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from d3l.pseudo_labels import SoftLabelCodec
+from d3l.soft_labels import SoftLabelCodec
 
 
 def dirichlet(num_rows, num_classes, alpha, seed=0):

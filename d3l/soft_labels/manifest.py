@@ -2,7 +2,7 @@
 
 ``manifest.json`` keys:
 
-``format_version``   storage format (see :mod:`d3l.pseudo_labels.shards`)
+``format_version``   storage format (see :mod:`d3l.soft_labels.shards`)
 ``teacher``          the teacher's config, its checkpoint path and sha256, temperature
 ``num_classes``      teacher classes C; ``class_names`` their names
 ``codec``            ``SoftLabelCodec`` settings (``topk``, ``prob_dtype``)
@@ -13,7 +13,7 @@
 ``frame_ids``        every frame of the source, in order (shard ``i`` holds
                      frames ``[i * shard_size, (i + 1) * shard_size)``)
 ``source_files``     per frame, size and mtime of each of its files (see
-                     :mod:`d3l.pseudo_labels.source`)
+                     :mod:`d3l.soft_labels.source`)
 ``shard_size``       frames per shard; ``num_shards``
 ``shards``           ``{file: {'sha256', 'bytes', 'frames', 'failed'}}`` of the
                      written shards (filled when generation finishes; ``sha256`` of
@@ -97,7 +97,7 @@ def manifest_differences(old: dict, new: dict) -> List[str]:
     to mix labels of different teachers, codecs, frame lists or sources).
 
     ``'source'`` is listed when the source's type, root or files differ
-    (:func:`d3l.pseudo_labels.source.source_differences` says how) and both
+    (:func:`d3l.soft_labels.source.source_differences` says how) and both
     manifests describe their source (``source_files``)."""
     differences = [key for key in IDENTITY_KEYS
                    if _canonical(old.get(key)) != _canonical(new.get(key))]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from d3l.pseudo_labels import (
+from d3l.soft_labels import (
     LabelStoreError,
     ShardFile,
     ShardWriter,
@@ -21,8 +21,8 @@ from d3l.pseudo_labels import (
     verify_store,
     write_manifest,
 )
-from d3l.pseudo_labels.layout import row_path
-from d3l.pseudo_labels.shards import write_npz
+from d3l.soft_labels.layout import row_path
+from d3l.soft_labels.shards import write_npz
 
 
 def fake_probs(num_classes, height, width, seed):

@@ -2,7 +2,7 @@
 guard that stops a writer that lost the directory, the final summary.
 
 Used by ``tools/generate_pseudo_labels.py``; any tool that fills a label
-directory with :class:`~d3l.pseudo_labels.ShardWriter` can use it the same
+directory with :class:`~d3l.soft_labels.ShardWriter` can use it the same
 way (lock, plan, write with ``before_commit=guard``, finish).
 """
 from __future__ import annotations
@@ -181,7 +181,7 @@ class Progress:
 
 def format_verify_report(label_dir: str, report: dict) -> Tuple[List[str], Optional[str]]:
     """(lines to print, ``None`` or the one-line failure) of
-    :func:`~d3l.pseudo_labels.verify_store`'s report."""
+    :func:`~d3l.soft_labels.verify_store`'s report."""
     lines = [f'[verify] {label_dir}: {len(report["good"])} of {report["shards"]} shards good, '
              f'{len(report["bad"])} bad, {len(report["missing"])} missing']
     for name, reason in report['bad']:
