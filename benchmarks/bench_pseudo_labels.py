@@ -37,7 +37,7 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
 import d3l  # noqa: E402,F401
-from d3l.pseudo_labels import SoftLabelCodec  # noqa: E402
+from d3l.soft_labels import SoftLabelCodec  # noqa: E402
 
 REALDATA = os.environ.get('D3L_SHARED_DIR', osp.join(osp.dirname(REPO_ROOT), 'shared'))
 

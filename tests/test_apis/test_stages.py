@@ -67,7 +67,7 @@ def label_pngs(folder):
 
 
 def test_generate_soft_labels_stores_the_teachers_labels(frames):
-    from d3l.pseudo_labels import SoftLabelStore
+    from d3l.soft_labels import SoftLabelStore
 
     manifest = frames['manifest']
     with open(osp.join(frames['out'], 'manifest.json'), encoding='utf-8') as f:
@@ -124,7 +124,7 @@ def test_score_soft_labels_against_ground_truth(frames):
     assert acc < 90  # the two folders' labels differ: a real test of the counting
     assert other['pixel_acc'] == pytest.approx(acc) and other['miou'] == pytest.approx(miou)
     assert other['perspective']['pixel_acc'] == pytest.approx(acc)
-    from d3l.pseudo_labels import SoftLabelStore
+    from d3l.soft_labels import SoftLabelStore
     assert list(other['iou']) == list(SoftLabelStore(frames['out']).class_names)
     present = [v for v in other['iou'].values() if v is not None]
     assert np.mean(present) == pytest.approx(miou, abs=0.01)  # rounded to 0.01 each
