@@ -52,9 +52,9 @@ SYNTHETIC_DPT = ZooEntry(
     name='synthetic_dpt',
     config_file='dpt-hybrid_synthetic-corpus.py',
     checkpoint_file='dpt-hybrid_synthetic-corpus.pth',
-    sha256='603d47c3aa46b7b73b7f3ca7e86460b4eec30031242540b72fd6ecbfe62aa3f6',
+    sha256='76cfb3f03bcb0b108f6d150ebe12ef6ec0d97fd7035f28bffc7840dbb59dcecc',
     description='DPT-Hybrid (conv stem + 4-layer ViT, 1.3M parameters), 30 ADE20K-like '
-                'classes of d3l.datasets.synthetic, trained from scratch on the teacher corpus')
+                'classes of d3l.benchmark.world, trained from scratch on the teacher corpus')
 
 ZOO: Dict[str, ZooEntry] = {e.name: e for e in (SYNTHETIC_DPT,)}
 
