@@ -15,17 +15,18 @@ from d3l.teachers.mmseg_teacher import save_random_mmseg_checkpoint
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DOC = osp.join(REPO, 'docs', 'model_zoo.md')
-#: a world seed outside every corpus split (train 1000-1039, held-out 5000-5004)
+#: a world seed outside every corpus split (train 1000-1039 / 1000-1099, held-out 5000-5004)
 UNSEEN_SEED = 7001
-#: the issue asks for 35; the shipped weights score 23.4 on these photos (random weights: 0.4),
-#: see docs/model_zoo.md for why they fall short
-MIN_MIOU = 15.0
+#: the shipped weights score 35.8 mIoU / 81.5 % on these 15 photos (random weights: 0.4 mIoU);
+#: the margin covers other machines' float rounding, which moves rare-class IoUs on 15 photos
+MIN_MIOU = 30.0
 
 
 @pytest.fixture(scope='module')
 def photos():
-    for first, last in corpus_seed_ranges('default').values():
-        assert not first <= UNSEEN_SEED <= last
+    for spec in ('default', 'large'):
+        for first, last in corpus_seed_ranges(spec).values():
+            assert not first <= UNSEEN_SEED <= last
     return held_out_photos(UNSEEN_SEED, 15)
 
 
