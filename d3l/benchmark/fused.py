@@ -77,6 +77,16 @@ fused_label_cfg = dict(out_dir={fused!r}, shard_size=8)
                 counts=read_manifest(fused).get('fusion_counts'))
 
 
+def _scene_train_pipeline() -> list:
+    """The fine-tuning scenes' training pipeline (configs/demo/_base_/datasets/
+    synthetic_scannet.py): fused scenes are the same rooms, augmented alike."""
+    from mmengine.config import Config
+
+    from .plan import CONFIG_DIR
+    piece = osp.join(CONFIG_DIR, '_base_', 'datasets', 'synthetic_scannet.py')
+    return Config.fromfile(piece).to_dict()['train_pipeline']
+
+
 def write_fused_pretrain_config(path: str, scannet_root: str, fused_dir: str,
                                 base_config: str = DEMO_PRETRAIN_CONFIG) -> str:
     """A config that pre-trains ``base_config``'s model and schedule on the
@@ -84,16 +94,7 @@ def write_fused_pretrain_config(path: str, scannet_root: str, fused_dir: str,
     fileio.write_text(path, f"""_base_ = [{base_config!r}]
 custom_imports = dict(imports=['d3l.fusion', 'd3l.datasets.fused_scene'],
                       allow_failed_imports=False)
-fused_train_pipeline = [
-    dict(type='RandomRotate', angle_range=(-3.141592653589793, 3.141592653589793),
-         tilt_range=(-0.04908738521234052, 0.04908738521234052)),
-    dict(type='RandomScale', scale_range=(0.9, 1.1)),
-    dict(type='RandomFlip', axes=('x', 'y'), flip_prob=0.5),
-    dict(type='ChromaticAutoContrast', prob=0.2),
-    dict(type='ChromaticJitter', std=0.05, prob=0.95),
-    dict(type='LimitPoints', max_points=40000, mode='sphere'),
-    dict(type='PackPointInputs', feat_keys=('colors', 'normals')),
-]
+fused_train_pipeline = {_scene_train_pipeline()!r}
 train_dataloader = dict(dataset=dict(
     _delete_=True, type='FusedSceneDataset',
     scenes=dict(type='ScanNetDataset', data_root={scannet_root!r}, split='train'),
