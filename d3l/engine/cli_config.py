@@ -78,6 +78,10 @@ KNOWN_TOP_LEVEL_KEYS = (
     'metainfo', 'vis_backends', 'max_epochs', 'max_iters', 'val_interval')
 #: suffixes that mark a key as meant for the Runner (an unknown one is a typo)
 RUNNER_SUFFIXES = ('_dataloader', '_evaluator', '_scheduler')
+#: mmcv's conventional helper variables of model configs (``norm_cfg = dict(type='BN',
+#: requires_grad=True)``, passed on to the model by the config itself): never a typo,
+#: though ``conv_cfg`` is two edits from ``env_cfg``; not typo targets either
+MMCV_HELPER_KEYS = ('norm_cfg', 'conv_cfg', 'act_cfg')
 
 
 def check_top_level_keys(cfg: Config, path: str = '') -> None:
@@ -88,7 +92,7 @@ def check_top_level_keys(cfg: Config, path: str = '') -> None:
     key. Other helper variables of a config (``num_classes``,
     ``la_train_pipeline``, ...) are left alone."""
     for key in cfg.keys():
-        if key in KNOWN_TOP_LEVEL_KEYS or key.startswith('_'):
+        if key in KNOWN_TOP_LEVEL_KEYS or key in MMCV_HELPER_KEYS or key.startswith('_'):
             continue
         distance, closest = min((_typo_distance(key, known), known)
                                 for known in KNOWN_TOP_LEVEL_KEYS)

@@ -1,11 +1,16 @@
 """d3l.engine.cli_config: loading a config for a tool and the checks before
 the Runner (``--cfg-options`` keys, top-level keys, value kinds)."""
+import os.path as osp
+import textwrap
+
 import pytest
+from conftest import REPO_ROOT
 from mmengine.config import Config
 
 from d3l.engine.cli_config import (
     check_cfg_options,
     check_config_values,
+    check_runner_config,
     check_top_level_keys,
     load_config,
 )
@@ -86,3 +91,68 @@ def test_config_values_of_the_right_kind_pass():
                              optim_wrapper=dict(optimizer=dict(lr=1e-3, weight_decay=0)),
                              default_hooks=dict(checkpoint=dict(interval=-1))), 'x.py')
 
+
+# ------------------------------------------------- mmseg configs (issue 12 report)
+def _mmseg_config(tmp_path, body, name='teacher_cfg.py'):
+    path = tmp_path / name
+    base = osp.join(REPO_ROOT, 'configs/demo/dpt-hybrid_scratch_synthetic-corpus_seg2d.py')
+    path.write_text(f'_base_ = [{base!r}]\n' + textwrap.dedent(body))
+    return str(path)
+
+
+MMSEG_KEYS = """
+norm_cfg = dict(type='BN', requires_grad=True)
+optim_wrapper = dict(
+    _delete_=True, type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.01),
+    paramwise_cfg=dict(custom_keys={'backbone': dict(lr_mult=0.1),
+                                    'decode_head': dict(lr_mult=4.0, decay_mult=0.0)}))
+model = dict(backbone=dict(stem_norm_cfg=norm_cfg), decode_head=dict(norm_cfg=norm_cfg))
+"""
+
+
+def test_mmseg_paramwise_cfg_and_trainable_bn_are_accepted(tmp_path):
+    # reported as rejected (not reproduced): mmcv's norm_cfg with requires_grad and
+    # MMEngine's paramwise_cfg custom_keys in an mmseg-scoped config
+    path = _mmseg_config(tmp_path, MMSEG_KEYS)
+    cfg = load_config(path, {'optim_wrapper.paramwise_cfg.custom_keys.backbone.lr_mult': 0.2,
+                             'model.decode_head.norm_cfg.requires_grad': False})
+    check_runner_config(cfg, path)
+    assert cfg.default_scope == 'mmseg' and cfg.optim_wrapper.type == 'OptimWrapper'
+    assert cfg.optim_wrapper.paramwise_cfg.custom_keys == {
+        'backbone': dict(lr_mult=0.2), 'decode_head': dict(lr_mult=4.0, decay_mult=0.0)}
+    assert cfg.model.backbone.stem_norm_cfg == dict(type='BN', requires_grad=True)
+    assert cfg.model.decode_head.norm_cfg == dict(type='BN', requires_grad=False)
+
+
+@pytest.mark.parametrize('body,message', [
+    (MMSEG_KEYS.replace('optim_wrapper = ', 'optim_wraper = '),
+     "unknown top-level key 'optim_wraper' (nothing reads it); did you mean 'optim_wrapper'?"),
+    (MMSEG_KEYS.replace("norm_cfg = dict(type='BN',", "norm_cfg = dict(type='BNN',"),
+     "norm_cfg.type = 'BNN' is not a registered type"),
+])
+def test_mmseg_config_mistakes_still_name_the_file(tmp_path, body, message):
+    path = _mmseg_config(tmp_path, body)
+    with pytest.raises(CLIError) as err:
+        check_runner_config(load_config(path), path)
+    assert str(err.value).startswith(f'{path}: ') and message in str(err.value)
+
+
+def test_mmseg_option_for_a_key_the_config_lacks_needs_a_plus(tmp_path):
+    # the shipped teacher's norm_cfg is dict(type='BN'): requires_grad is a new key
+    path = _mmseg_config(tmp_path, '')
+    with pytest.raises(CLIError, match="'requires_grad' is not in model.decode_head.norm_cfg of "
+                                       f'{path}'):
+        load_config(path, {'model.decode_head.norm_cfg.requires_grad': True})
+    cfg = load_config(path, {'+model.decode_head.norm_cfg.requires_grad': True})
+    assert cfg.model.decode_head.norm_cfg == dict(type='BN', requires_grad=True)
+
+
+def test_mmcv_helper_variables_are_not_taken_for_typos():
+    # conv_cfg is two edits from env_cfg: it was rejected as a typo of it
+    check_top_level_keys(_cfg(norm_cfg=dict(type='BN', requires_grad=True), conv_cfg=None,
+                              act_cfg=dict(type='ReLU'), model=dict()), 'configs/x.py')
+    # the helpers are not typo targets themselves: a near miss of one passes as before
+    check_top_level_keys(_cfg(norm_cfgs=[]), 'configs/x.py')
+    with pytest.raises(CLIError, match="did you mean 'env_cfg'"):
+        check_top_level_keys(_cfg(env_cgf=dict()), 'configs/x.py')
