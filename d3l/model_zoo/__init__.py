@@ -52,7 +52,7 @@ SYNTHETIC_DPT = ZooEntry(
     name='synthetic_dpt',
     config_file='dpt-hybrid_synthetic-corpus.py',
     checkpoint_file='dpt-hybrid_synthetic-corpus.pth',
-    sha256='76cfb3f03bcb0b108f6d150ebe12ef6ec0d97fd7035f28bffc7840dbb59dcecc',
+    sha256='a7393f700b30c0aeb65bd85a46167fb245ef46959605884703a0f6302a87fb6c',
     description='DPT-Hybrid (conv stem + 4-layer ViT, 1.3M parameters), 30 ADE20K-like '
                 'classes of d3l.benchmark.world, trained from scratch on the teacher corpus')
 
