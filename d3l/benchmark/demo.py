@@ -5,7 +5,8 @@ Stages (each with the registered components and the configs of
 ``configs/demo/`` that a user runs on real data):
 
 1. ``world``: :func:`d3l.benchmark.world.build_world` writes the world to
-   ``DIR/world`` (2D teacher photos, unlabelled RGB-D, ScanNet-layout scenes);
+   ``DIR/world`` (the 2D teacher photos the teacher needs, unlabelled RGB-D,
+   ScanNet-layout scenes);
 2. ``splits``: ``tools/make_data_efficient_splits.py`` draws, per seed, the
    Limited Annotations (20 points per scene) and Limited Reconstructions (5 %
    of the rooms) files;
@@ -54,6 +55,11 @@ from . import jobs as J
 from . import report
 from .plan import DEMO_VERSION, SCHEDULES, DemoError, Plan
 from .scheduler import fmt_seconds, log, read_json, run_jobs
+
+#: the 2D teacher's photos each teacher needs: training and held-out ones to
+#: train one here, held-out ones to score the shipped one, none for the
+#: oracle (1000 training photos are ~100 s of the default preset's world)
+TEACHER_PHOTOS = dict(train=('train', 'val'), zoo=('val',), oracle=())
 
 
 def make_splits(plan: Plan) -> int:
@@ -153,11 +159,12 @@ def _resources(workers: Optional[int], threads: Optional[int]):
     return cores, workers, threads
 
 
-def _build_world(out: str, preset: str, world_seed: int) -> Dict[str, str]:
+def _build_world(out: str, preset: str, world_seed: int, teacher: str) -> Dict[str, str]:
     from .world import build_world
     from .world.build import WorldMismatchError
     try:
-        return build_world(osp.join(out, 'world'), preset, seed=world_seed)
+        return build_world(osp.join(out, 'world'), preset, seed=world_seed,
+                           teacher_photos=TEACHER_PHOTOS[teacher])
     except WorldMismatchError as err:
         raise DemoError(str(err)) from None
 
@@ -180,6 +187,8 @@ def run_demo(out: str, preset: str = 'default', seeds: int = 3, world_seed: int 
     user-facing problem."""
     if seeds < 1:
         raise DemoError(f'--seeds must be >= 1, got {seeds}')
+    if teacher not in TEACHER_PHOTOS:
+        raise DemoError(f'--teacher must be one of {sorted(TEACHER_PHOTOS)}, got {teacher!r}')
     cores, workers, threads = _resources(workers, threads)
     out = osp.abspath(out)
     os.makedirs(out, exist_ok=True)
@@ -194,7 +203,7 @@ def run_demo(out: str, preset: str = 'default', seeds: int = 3, world_seed: int 
 
     log('stage 1/4: the synthetic world')
     t = time.perf_counter()
-    world = _build_world(out, preset, world_seed)
+    world = _build_world(out, preset, world_seed, teacher)
     wall['world'] = time.perf_counter() - t
     log(f'the synthetic world: done in {fmt_seconds(wall["world"])}')
 

@@ -102,6 +102,7 @@ def summarize(plan, results: Dict[str, dict], wall: Dict[str, float], cpu: dict,
                                    pixel_acc=round(teacher['pixel_acc'], 2),
                                    checkpoint=teacher.get('checkpoint'),
                                    sha256=teacher.get('sha256'), iou=teacher.get('iou'),
+                                   images=teacher.get('images'),
                                    scored_on='the world\'s held-out teacher photos (seg2d val)'
                                    if plan.teacher != 'oracle' else None))
     summary.update(_finetune_rows(plan, results))

@@ -43,6 +43,10 @@ def test_results_json_has_the_issue_schema(demo):
     teacher = results['teacher_2d']
     assert teacher['source'] == TEACHER and teacher['miou'] == results['teacher_2d_miou']
     assert 0.0 <= teacher['pixel_acc'] <= 100.0 and osp.isfile(teacher['checkpoint'])
+    # the shipped teacher is only scored: the world holds its held-out photos, no training ones
+    seg2d = out / 'world' / 'seg2d' / 'img_dir'
+    assert len(list((seg2d / 'val').glob('*.png'))) == teacher['images']
+    assert not (seg2d / 'train').exists()
     for init in ('scratch', 'pretrained'):
         assert set(results[init]) == set(SETTINGS)
         for setting in SETTINGS:
@@ -251,6 +255,7 @@ def test_oracle_teacher_demo(tmp_path):
     # the stored labels are the frames' ground truth
     assert results['pseudo_labels']['miou'] == pytest.approx(100.0)
     assert not (out / 'teacher').exists()
+    assert not (out / 'world' / 'seg2d').exists()  # the oracle needs no teacher photos
     assert 'oracle teacher' in proc.stdout
     assert set(results['pretrained']) == set(SETTINGS)
 

@@ -88,6 +88,31 @@ def test_world_is_deterministic_and_cached(world, tmp_path):
         build_world(again['root'], 'tiny', seed=3, progress=False)
 
 
+def test_teacher_photos_generates_only_the_asked_splits_and_adds_the_rest_later(world, tmp_path):
+    full = _tree_digest(world['root'])
+    part = build_world(str(tmp_path / 'val_only'), 'tiny', seed=0, progress=False, workers=1,
+                       teacher_photos=('val',))
+    digest = _tree_digest(part['root'])
+    train_photos = {k for k in full if k.startswith(osp.join('seg2d', 'img_dir', 'train'))}
+    assert train_photos and not any(k.startswith(osp.join('seg2d', 'img_dir', 'train'))
+                                    or k.startswith(osp.join('seg2d', 'ann_dir', 'train'))
+                                    for k in digest)
+    # every other item is the full world's, byte for byte
+    same = [k for k in digest if k != 'manifest.json']
+    assert same and all(digest[k] == full[k] for k in same)
+    with open(part['manifest']) as f:
+        manifest = json.load(f)
+    preset = get_preset('tiny')
+    assert manifest['teacher_photos'] == ['val']
+    assert manifest['counts']['teacher_images'] == (preset.teacher_frames_per_room
+                                                    * preset.teacher_val_rooms)
+    # the same folder asked for every photo later: the training photos are added
+    build_world(part['root'], 'tiny', seed=0, progress=False, workers=1)
+    assert _tree_digest(part['root']) == full
+    with pytest.raises(ValueError, match="unknown split.*'test'"):
+        build_world(part['root'], 'tiny', seed=0, progress=False, teacher_photos=('test',))
+
+
 def test_manifest(world):
     with open(world['manifest']) as f:
         manifest = json.load(f)

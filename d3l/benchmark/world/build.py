@@ -26,7 +26,7 @@ import os
 import os.path as osp
 import time
 from contextlib import contextmanager
-from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmengine.logging import print_log
@@ -51,6 +51,8 @@ from .scene import sample_scene
 GENERATOR_VERSION = 2
 # room pools: disjoint streams of rooms
 POOLS = dict(teacher_train=0, teacher_val=1, pretrain=2, train=3, val=4)
+#: the 2D teacher photos' splits (``build_world(teacher_photos=...)``)
+TEACHER_SPLITS = ('train', 'val')
 
 
 class WorldMismatchError(D3LError, RuntimeError):
@@ -161,7 +163,8 @@ def _read_json(path: str) -> Optional[dict]:
 
 def build_world(out_dir: str, preset: Union[str, WorldPreset, dict] = 'default',
                 seed: int = 0, progress: bool = True,
-                workers: Optional[int] = None) -> Dict[str, str]:
+                workers: Optional[int] = None,
+                teacher_photos: Sequence[str] = TEACHER_SPLITS) -> Dict[str, str]:
     """Generate the synthetic world into ``out_dir`` (or reuse it).
 
     Returns :func:`world_paths` of ``out_dir`` (absolute paths of the seg2d,
@@ -171,13 +174,18 @@ def build_world(out_dir: str, preset: Union[str, WorldPreset, dict] = 'default',
     preset in ``out_dir`` is an error (:class:`WorldMismatchError`).
     ``workers`` processes generate items in parallel (default: up to 2, one
     per CPU core); the output does not depend on it.
+    ``teacher_photos``: the splits of the 2D teacher's photos to generate;
+    a shipped teacher needs only ``('val',)`` to be scored, the oracle none.
+    Every item is seeded on its own, so the others do not depend on it, and
+    a later call that asks for more splits adds the missing photos.
     """
     preset = get_preset(preset)
     paths = world_paths(out_dir)
     config = _config(preset, seed)
+    photos = _teacher_splits(teacher_photos)
     manifest = _read_json(paths['manifest'])
     if manifest is not None and {k: manifest.get(k) for k in config} == config and \
-            _complete(paths, preset):
+            _complete(paths, preset, photos):
         print_log(f'[synthetic world] reusing the {preset.name} world (seed {seed}) in '
                   f'{paths["root"]}', logger='current')
         return paths
@@ -192,20 +200,33 @@ def build_world(out_dir: str, preset: Union[str, WorldPreset, dict] = 'default',
     if workers is None:
         workers = min(2, os.cpu_count() or 1)
     stages = _Stages(progress, max(1, int(workers)))
-    stages.run('2D teacher images (seg2d)', _teacher_jobs(paths, preset, seed))
+    stages.run('2D teacher images (seg2d)', _teacher_jobs(paths, preset, seed, photos))
     stages.run('pre-training RGB-D (rgbd)', _pretrain_jobs(paths, preset, seed))
     train, val = scene_ids(preset)
     stages.run('3D scenes (scannet)', _scene_jobs(paths, preset, seed))
     W.write_scene_list(paths['scannet_train_list'], train)
     W.write_scene_list(paths['scannet_val_list'], val)
     manifest = dict(config)
-    manifest.update(_statistics(paths, preset, seed, stages))
+    manifest.update(_statistics(paths, preset, seed, stages, photos))
     manifest['seconds'] = stages.seconds
     W.save_json(paths['manifest'], manifest)
     return paths
 
 
-def _complete(paths: Dict[str, str], preset: WorldPreset) -> bool:
+def _teacher_splits(teacher_photos: Sequence[str]) -> Tuple[str, ...]:
+    unknown = sorted(set(teacher_photos) - set(TEACHER_SPLITS))
+    if unknown:
+        raise ValueError(f'teacher_photos: unknown split(s) {unknown}; known: '
+                         f'{list(TEACHER_SPLITS)}')
+    return tuple(s for s in TEACHER_SPLITS if s in teacher_photos)
+
+
+def _teacher_rooms(preset: WorldPreset, photos: Sequence[str]) -> List[Tuple[str, int]]:
+    rooms = dict(train=preset.teacher_train_rooms, val=preset.teacher_val_rooms)
+    return [(split, rooms[split]) for split in photos]
+
+
+def _complete(paths: Dict[str, str], preset: WorldPreset, photos: Sequence[str]) -> bool:
     train, val = scene_ids(preset)
     if not all(W.scene_complete(paths['scannet'], 'train', s) for s in train) or \
             not all(W.scene_complete(paths['scannet'], 'val', s) for s in val):
@@ -220,8 +241,7 @@ def _complete(paths: Dict[str, str], preset: WorldPreset) -> bool:
         if preset.pretrain_panoramas_per_room and not W.rgbd_room_complete(
                 paths['rgbd_panorama'], room_id, preset.pretrain_panoramas_per_room):
             return False
-    for split, rooms in (('train', preset.teacher_train_rooms),
-                         ('val', preset.teacher_val_rooms)):
+    for split, rooms in _teacher_rooms(preset, photos):
         for i in range(rooms):
             for f in range(preset.teacher_frames_per_room):
                 if not W.seg2d_image_complete(paths['seg2d'], split, f'r{i:04d}_f{f:02d}'):
@@ -233,10 +253,9 @@ def _teacher_names(preset: WorldPreset, index: int) -> List[str]:
     return [f'r{index:04d}_f{f:02d}' for f in range(preset.teacher_frames_per_room)]
 
 
-def _teacher_jobs(paths, preset: WorldPreset, seed: int):
+def _teacher_jobs(paths, preset: WorldPreset, seed: int, photos: Sequence[str]):
     jobs = []
-    for split, rooms in (('train', preset.teacher_train_rooms),
-                         ('val', preset.teacher_val_rooms)):
+    for split, rooms in _teacher_rooms(preset, photos):
         for i in range(rooms):
             done = all(W.seg2d_image_complete(paths['seg2d'], split, n)
                        for n in _teacher_names(preset, i))
@@ -314,7 +333,8 @@ def _scene(paths, preset: WorldPreset, seed: int, split: str, i: int, scene_id: 
     W.write_scene(paths['scannet'], split, scene_id, scene)
 
 
-def _statistics(paths, preset: WorldPreset, seed: int, stages: _Stages) -> dict:
+def _statistics(paths, preset: WorldPreset, seed: int, stages: _Stages,
+                photos: Sequence[str]) -> dict:
     """Counts and class frequencies, read back from the files (so a resumed
     or cached world reports the same numbers)."""
     from PIL import Image
@@ -330,7 +350,7 @@ def _statistics(paths, preset: WorldPreset, seed: int, stages: _Stages) -> dict:
                                       minlength=len(CLASSES_3D) + 1)
         hist2d = np.zeros(256, np.int64)
         images = 0
-        for split in ('train', 'val'):
+        for split in photos:
             folder = osp.join(paths['seg2d'], 'ann_dir', split)
             for name in sorted(W.list_pngs(folder)):
                 hist2d += np.bincount(np.asarray(Image.open(osp.join(folder, name))).ravel(),
@@ -345,6 +365,7 @@ def _statistics(paths, preset: WorldPreset, seed: int, stages: _Stages) -> dict:
     return dict(
         classes_3d=list(CLASSES_3D), classes_2d=list(CLASSES_2D),
         relation_2d_to_3d={k: list(v) for k, v in RELATION_2D_TO_3D.items()},
+        teacher_photos=list(photos),
         counts=dict(teacher_images=images, scenes_train=len(train), scenes_val=len(val),
                     points=int(points),
                     rgbd_perspective_frames=preset.pretrain_rooms *
