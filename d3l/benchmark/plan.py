@@ -38,11 +38,11 @@ FUSION_FRAMES = dict(tiny=4, default=20)
 SCHEDULES = {
     'tiny': dict(pretrain_iters=12, finetune_iters=8, la_points=(20,), lr_percent=25,
                  full_seeds=1),
-    'default': dict(pretrain_iters=3000, finetune_iters=500, la_points=(20,), lr_percent=5,
+    'default': dict(pretrain_iters=2000, finetune_iters=400, la_points=(20,), lr_percent=5,
                     full_seeds=1),
 }
 #: bump when a change of the demo alters its results (invalidates caches)
-DEMO_VERSION = 4
+DEMO_VERSION = 5
 
 
 class DemoError(D3LError):
