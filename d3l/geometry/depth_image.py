@@ -54,11 +54,23 @@ def depth_edge_mask(depth: np.ndarray, rel_threshold: float = 0.05,
     (panoramas).
 
     Each of the 4 neighbour directions is visited once and decides both
-    pixels of a pair (float64, as the threshold comparison always was).
+    pixels of a pair (float64, as the threshold comparison always was). With
+    numba and float depth one compiled loop over the pixels does it (~10x
+    faster, the same mask); otherwise NumPy slices.
     """
     depth = np.asarray(depth)
     if depth.ndim != 2:
         raise ValueError(f'depth_edge_mask: depth must be (H, W), got shape {depth.shape}')
+    kernel = _compiled_kernel() if USE_NUMBA and depth.dtype in (np.float32, np.float64) else None
+    if kernel is not None and depth.size:
+        edge = np.empty(depth.shape, bool)
+        kernel(np.ascontiguousarray(depth), float(rel_threshold), float(abs_threshold),
+               bool(wrap), bool(invalid_is_edge), edge)
+        return edge
+    return _depth_edge_mask_numpy(depth, rel_threshold, abs_threshold, wrap, invalid_is_edge)
+
+
+def _depth_edge_mask_numpy(depth, rel_threshold, abs_threshold, wrap, invalid_is_edge):
     valid = valid_depth(depth)
     clean = np.where(valid, depth, 0).astype(np.float64, copy=False)
     if wrap:  # one wrapped column on each side makes the seam pairs ordinary pairs
@@ -86,3 +98,68 @@ def depth_edge_mask(depth: np.ndarray, rel_threshold: float = 0.05,
         if not wrap:
             edge[:, [0, -1]] = True
     return edge & valid
+
+
+# ------------------------------------------------------- the numba path
+#: set to False to force the NumPy path (tests compare the two)
+USE_NUMBA = True
+_KERNEL: list = []  # the compiled kernel, or None without numba; built on first use
+# the 4 directions of the NumPy path: each pair of 8-neighbours once
+_DIRECTIONS = ((0, 1), (1, 0), (1, 1), (1, -1))
+
+
+def _edge_kernel(depth, rel, absolute, wrap, invalid_is_edge, edge):  # pragma: no cover
+    """``edge`` (H, W) of the NumPy path: the same pairs (with ``wrap`` the
+    columns are a cylinder, as the padded columns of the NumPy path make
+    them), the same float64 jumps and thresholds, in one pass."""
+    height, width = depth.shape
+    edge[:] = False
+    for row in range(height):
+        for col in range(width):
+            d = depth[row, col]
+            valid = d > 0 and d < np.inf
+            clean = np.float64(d) if valid else 0.0
+            threshold = max(rel * clean, absolute)
+            for d_row, d_col in _DIRECTIONS:
+                r, c = row + d_row, col + d_col
+                if r >= height:
+                    continue
+                if c < 0 or c >= width:
+                    if not wrap:
+                        continue
+                    c = c % width
+                e = depth[r, c]
+                other_valid = e > 0 and e < np.inf
+                if valid and other_valid:
+                    other = np.float64(e)
+                    jump = abs(clean - other)
+                    if jump > threshold:
+                        edge[row, col] = True
+                    if jump > max(rel * other, absolute):
+                        edge[r, c] = True
+                elif invalid_is_edge:
+                    if not other_valid:
+                        edge[row, col] = True
+                    if not valid:
+                        edge[r, c] = True
+    for row in range(height):
+        for col in range(width):
+            if invalid_is_edge and (row == 0 or row == height - 1 or (
+                    not wrap and (col == 0 or col == width - 1))):
+                edge[row, col] = True
+            d = depth[row, col]
+            if not (d > 0 and d < np.inf):
+                edge[row, col] = False
+
+
+def _compiled_kernel():
+    """The numba build of ``_edge_kernel`` (compiled on first use, not at
+    import), or None without numba."""
+    if not _KERNEL:
+        try:  # numba comes with the dev and mmdet3d installs
+            import numba
+        except ImportError:  # pragma: no cover - the NumPy path gives the same mask
+            _KERNEL.append(None)
+        else:
+            _KERNEL.append(numba.njit(cache=True, nogil=True)(_edge_kernel))
+    return _KERNEL[0]

@@ -116,9 +116,11 @@ class LoadRGBD(BaseTransform):
                     f'depth {depth_path} is {width}x{height}')
             img = register_color_to_depth(img, color_K, results['intrinsics'], depth.shape)
 
-        finite = np.isfinite(depth)
-        bad = ~finite | (np.where(finite, depth, 0) < 0)
-        if bad.any():
+        # two reductions without temporaries decide the usual case (no NaN,
+        # inf or negative pixel: min >= 0, max < inf; NaN makes both fail)
+        if depth.size and not (depth.min() >= 0 and depth.max() < np.inf):
+            finite = np.isfinite(depth)
+            bad = ~finite | (np.where(finite, depth, 0) < 0)
             if self.nonfinite_depth == 'error':
                 raise BadFrameError(
                     f'{depth_path}: {int(bad.sum())} depth pixels are NaN, inf or negative '
