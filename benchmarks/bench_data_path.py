@@ -3,6 +3,7 @@ worker (one thread), at the real sizes.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_data_path.py [--repeats 3] [--batch 4]
         [--max-size 2048] [--no-sweep] [--datasets sun mp3d s3d scannet]
+        [--normals stored|estimated|both]
 
 Datasets, written to a temporary directory in each one's real on-disk format
 from the real samples of ``../shared/realdata`` (synthetic stand-ins of the
@@ -18,8 +19,12 @@ same size when absent):
 
 Soft labels are stored by ``tools/generate_pseudo_labels.py`` (a
 ``PrecomputedTeacher`` over label maps: top-3 fp16, stride 2, as the
-configs), and each sample runs the ``train_pipeline`` of the dataset's config
-(``configs/_base_/datasets/pretrain_*.py``, ``scannet.py``). Stages: reading
+configs, with the per-pixel normals of the config's ``pseudo_label_cfg.normals``,
+whose labelling-time cost is printed), and each sample runs the
+``train_pipeline`` of the dataset's config (``configs/_base_/datasets/
+pretrain_*.py``, ``scannet.py``): with ``StoredNormals`` (the configs') and,
+for comparison, with ``DepthNormals`` in its place (normals estimated per
+sample, as before). Stages: reading
 and decoding the files (``LoadRGBD``), each transform, and ``point_collate``
 of ``--batch`` samples. Figures are medians of CPU time of this thread
 (``time.thread_time``; wall-clock medians beside them), after a warm-up.
@@ -40,147 +45,24 @@ import tracemalloc
 
 os.environ.setdefault('OMP_NUM_THREADS', '1')
 import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
-REAL = os.environ.get('D3L_SHARED_DIR', osp.join(osp.dirname(REPO), 'shared'))
-REAL = osp.join(REAL, 'realdata')
-SUN = osp.join(REAL, 'sunrgbd_rgbd')
-PANO = osp.join(REAL, 'pano_hohonet', 'pano_asmasuxybohhcj')
-SCANNET = osp.join(REAL, 'scannet_scene0000', 'scannet_train_instance_data')
-NUM_CLASSES = 150
-MP3D_SCENE = '17DRP5sb8fy'  # a training building of the official split
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from data_path_samples import (  # noqa: E402
+    NUM_CLASSES,
+    REAL,
+    write_matterport,
+    write_scannet,
+    write_structured3d,
+    write_sunrgbd,
+)
 
 
-def _class_map(height, width, seed):
-    """A blocky (H, W) class map, the stand-in teacher's labels."""
-    rng = np.random.default_rng(seed)
-    table = rng.integers(0, NUM_CLASSES, (height // 16 + 1, width // 16 + 1))
-    rows, cols = np.mgrid[0:height, 0:width]
-    return table[rows // 16, cols // 16].astype(np.uint8)
-
-
-def _save_label(root, frame_id, labels):
-    path = osp.join(root, f'{frame_id}.png')
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    Image.fromarray(labels).save(path)
-
-
-def _sun_frames():
-    """(colour, depth mm, K, Rtilt) of the real SUN RGB-D frames resized to
-    640x480, or a synthetic stand-in."""
-    frames = []
-    for name in sorted(glob.glob(osp.join(SUN, 'image', '*.jpg'))):
-        stem = osp.splitext(osp.basename(name))[0]
-        img = Image.open(name).convert('RGB')
-        depth = Image.open(osp.join(SUN, 'depth_mm_derived', f'{stem}.png'))
-        with open(osp.join(SUN, 'calib', f'{stem}.txt')) as f:
-            rtilt, K = (np.array(line.split(), float).reshape(3, 3).T for line in f)
-        scale = np.diag([640 / img.width, 480 / img.height, 1.0])
-        frames.append((np.asarray(img.resize((640, 480), Image.BILINEAR)),
-                       np.asarray(depth.resize((640, 480), Image.NEAREST), np.uint16),
-                       scale @ K, rtilt))
-    if not frames:
-        rng = np.random.default_rng(0)
-        rows = np.mgrid[0:480, 0:640][0]
-        depth = (1500 + 3 * rows + rng.integers(0, 20, (480, 640))).astype(np.uint16)
-        img = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)
-        frames.append((img, depth, np.array([[529.5, 0, 320], [0, 529.5, 240], [0, 0, 1]]),
-                       np.eye(3)))
-    return frames
-
-
-def write_sunrgbd(root, labels):
-    from d3l.datasets.rgbd.sunrgbd import CAMERA_TO_DEPTH
-    for i, (img, depth_mm, K, rtilt) in enumerate(_sun_frames()):
-        rel = f'kv1/NYUdata/NYU{i:04d}'
-        frame = osp.join(root, rel)
-        for sub in ('image', 'depth', 'extrinsics'):
-            os.makedirs(osp.join(frame, sub), exist_ok=True)
-        Image.fromarray(img).save(osp.join(frame, 'image', f'NYU{i:04d}.jpg'), quality=95)
-        raw = ((depth_mm.astype(np.uint32) << 3) | (depth_mm >> 13)) & 0xFFFF  # SUN's rotation
-        Image.fromarray(raw.astype(np.uint16)).save(osp.join(frame, 'depth', f'NYU{i:04d}.png'))
-        K_matlab = K + np.array([[0, 0, 1], [0, 0, 1], [0, 0, 0]])  # 1-based pixels
-        np.savetxt(osp.join(frame, 'intrinsics.txt'), K_matlab)
-        extrinsics = np.zeros((3, 4))
-        extrinsics[:, :3] = CAMERA_TO_DEPTH.T @ rtilt @ CAMERA_TO_DEPTH
-        np.savetxt(osp.join(frame, 'extrinsics', '0001.txt'), extrinsics)
-        _save_label(labels, rel, _class_map(480, 640, i))
-
-
-def _panorama(size=(512, 1024), turn=0):
-    """(colour, depth mm) of the real panorama at ``size``, turned by
-    ``turn`` columns of 1024."""
-    if osp.isfile(PANO + '.png'):
-        img = Image.open(PANO + '.png').convert('RGB')
-        depth = Image.open(PANO + '.depth.png')
-    else:
-        rng = np.random.default_rng(1)
-        rows = np.mgrid[0:512, 0:1024][0]
-        img = Image.fromarray(rng.integers(0, 255, (512, 1024, 3), dtype=np.uint8))
-        depth = Image.fromarray((3000 + 2 * np.abs(rows - 256)).astype(np.uint16))
-    height, width = size
-    img = np.roll(np.asarray(img.resize((width, height), Image.BILINEAR)),
-                  turn * width // 1024, 1)
-    depth = np.roll(np.asarray(depth.resize((width, height), Image.NEAREST), np.uint16),
-                    turn * width // 1024, 1)
-    return img, depth
-
-
-def write_matterport(root, labels, sizes=((512, 1024),), copies=4):
-    scene = osp.join(root, MP3D_SCENE)
-    os.makedirs(scene, exist_ok=True)
-    for size in sizes:
-        for i in range(copies):
-            img, depth_mm = _panorama(size, turn=256 * i)
-            pano = f'p{size[1]}_{i}'
-            Image.fromarray(img).save(osp.join(scene, f'{pano}_rgb.png'))
-            Image.fromarray((depth_mm.astype(np.uint32) * 4).clip(0, 65535).astype(np.uint16)
-                            ).save(osp.join(scene, f'{pano}_depth.png'))  # 1/4 mm
-            _save_label(labels, f'{MP3D_SCENE}/{pano}', _class_map(*size, i))
-
-
-def write_structured3d(root, labels, copies=4):
-    for i in range(copies):
-        img, depth_mm = _panorama(turn=128 + 256 * i)
-        pano = osp.join(root, 'scene_00000', '2D_rendering', str(i), 'panorama')
-        os.makedirs(osp.join(pano, 'full'), exist_ok=True)
-        Image.fromarray(img).save(osp.join(pano, 'full', 'rgb_rawlight.png'))
-        Image.fromarray(depth_mm).save(osp.join(pano, 'full', 'depth.png'))
-        Image.fromarray(_class_map(512, 1024, 10 + i) % 41).save(
-            osp.join(pano, 'full', 'semantic.png'))
-        np.savetxt(osp.join(pano, 'camera_xyz.txt'), [[1000.0, 2000.0, 1500.0]])
-        _save_label(labels, f'scene_00000/{i}', _class_map(512, 1024, 20 + i))
-
-
-def write_scannet(root, num_vertices=150_000):
-    parts = [np.load(p) for p in sorted(glob.glob(osp.join(SCANNET, '*_vert_all.npy')))[:2]]
-    labels = [np.load(p.replace('_vert_all', '_sem_label_all'))
-              for p in sorted(glob.glob(osp.join(SCANNET, '*_vert_all.npy')))[:2]]
-    if parts:
-        vert, nyu40 = np.concatenate(parts)[:num_vertices], np.concatenate(labels)[:num_vertices]
-    else:
-        rng = np.random.default_rng(2)
-        vert = np.concatenate([rng.uniform(0, 6, (num_vertices, 3)),
-                               rng.uniform(0, 255, (num_vertices, 3))], 1)
-        nyu40 = rng.integers(0, 41, num_vertices)
-    from d3l.datasets.scannet import nyu40_to_scannet20
-    scene = osp.join(root, 'train', 'scene0000_00')
-    os.makedirs(scene, exist_ok=True)
-    rng = np.random.default_rng(3)
-    normals = rng.normal(size=(len(vert), 3)) + [0, 0, 3]  # mesh normals are not stored
-    np.save(osp.join(scene, 'coord.npy'), vert[:, :3].astype(np.float32))
-    np.save(osp.join(scene, 'color.npy'), vert[:, 3:6].astype(np.uint8))
-    np.save(osp.join(scene, 'normal.npy'),
-            (normals / np.linalg.norm(normals, axis=1, keepdims=True)).astype(np.float32))
-    segment = nyu40_to_scannet20(nyu40.astype(np.int64)).astype(np.int64)
-    np.save(osp.join(scene, 'segment20.npy'), np.where(segment == 255, -1, segment))
-    return len(vert)
-
-
-def generate_labels(tmp, name, source, labels_root):
-    """Store the soft labels of ``source`` with the real generation tool."""
+def generate_labels(tmp, name, source, labels_root, normals=None):
+    """Store the soft labels of ``source`` with the real generation tool (and
+    its per-pixel normals when ``normals`` is the config's
+    ``pseudo_label_cfg.normals``)."""
     out = osp.join(tmp, f'labels_{name}')
     config = osp.join(tmp, f'gen_{name}.py')
     with open(config, 'w') as f:
@@ -188,7 +70,7 @@ def generate_labels(tmp, name, source, labels_root):
                 f"teacher = dict(type='PrecomputedTeacher', num_classes={NUM_CLASSES}, "
                 f"source='files', root={labels_root!r}, label_smoothing=0.1)\n"
                 f"pseudo_label_cfg = dict(source={source!r}, codec=dict(topk=3), stride=2, "
-                f"shard_size=64)\n")
+                f"shard_size=64{'' if normals is None else f', normals={dict(normals)!r}'})\n")
     subprocess.run([sys.executable, osp.join(REPO, 'tools', 'generate_pseudo_labels.py'), config,
                     '--out', out, '--device', 'cpu'], check=True, stdout=subprocess.DEVNULL)
     return out
@@ -211,16 +93,32 @@ def train_pipeline(config_name, revision=None):
         os.unlink(f.name)
 
 
-def build_dataset(cfg, config_name):
-    """``cfg`` with the config's train pipeline; the committed one (HEAD)
-    when the working copy names a transform that does not exist yet."""
+def estimated_normals(pipeline):
+    """The pipeline with ``DepthNormals`` where it reads ``StoredNormals``
+    (the path before normals were stored)."""
+    return [dict(type='DepthNormals') if t['type'] == 'StoredNormals' else t for t in pipeline]
+
+
+def build_dataset(cfg, config_name, edit=None):
+    """``cfg`` with the config's train pipeline (through ``edit``); the
+    committed one (HEAD) when the working copy names a transform that does
+    not exist yet."""
     from d3l.registry import DATASETS
+    edit = edit or (lambda pipeline: pipeline)
     try:
-        return DATASETS.build(dict(cfg, pipeline=train_pipeline(config_name)))
+        return DATASETS.build(dict(cfg, pipeline=edit(train_pipeline(config_name))))
     except KeyError as exc:
         print(f'  ({config_name} of the working tree does not build: {exc.args[0][:80]}...; '
               'using its committed version, HEAD)')
-        return DATASETS.build(dict(cfg, pipeline=train_pipeline(config_name, 'HEAD')))
+        return DATASETS.build(dict(cfg, pipeline=edit(train_pipeline(config_name, 'HEAD'))))
+
+
+def normals_settings(config_name):
+    """The config's ``pseudo_label_cfg.normals`` (None: it stores none)."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(REPO, 'configs', '_base_', 'datasets', config_name))
+    normals = cfg.pseudo_label_cfg.get('normals')
+    return None if normals is None else dict(normals)
 
 
 class StageClock:
@@ -308,7 +206,9 @@ def sweep(tmp, max_size, repeats):
     write_matterport(root, labels, sizes, copies=1)
     source = dict(type='Matterport3DPanoDataset', data_root=root, split='train')
     dataset = build_dataset(dict(type='PretrainRGBDDataset', source=source,
-                                 label_dir=generate_labels(tmp, 'sweep', source, labels)),
+                                 label_dir=generate_labels(
+                                     tmp, 'sweep', source, labels,
+                                     normals_settings('pretrain_matterport_pano.py'))),
                             'pretrain_matterport_pano.py')
     dataset[0]
     print('\n== time and memory vs image size (Matterport3D pipeline, one sample) ==')
@@ -341,6 +241,33 @@ def scannet(root, repeats):
                  clock, whole_samples(dataset, repeats))
 
 
+def variants(which):
+    """(name, pipeline edit) of the normals paths to time."""
+    out = []
+    if which in ('estimated', 'both'):
+        out.append(('estimated per sample (DepthNormals)', estimated_normals))
+    if which in ('stored', 'both'):
+        out.append(('stored at labelling time (StoredNormals)', None))
+    return out
+
+
+def report_labelling_normals(label_dir):
+    """The labelling-time cost of the stored normals (the tool's pass)."""
+    import json
+    with open(osp.join(label_dir, 'manifest.json')) as f:
+        normals = json.load(f).get('normals')
+    if not normals:
+        print(f'  {label_dir}: no normals stored')
+        return
+    size = sum(osp.getsize(p) for p in glob.glob(osp.join(label_dir, '*.normals.np*')))
+    labels = sum(osp.getsize(p) for p in glob.glob(osp.join(label_dir, 'shard_*'))) - size
+    frames = max(normals['frames'], 1)
+    print(f'  labelling-time normals: {1e3 * normals["cpu_seconds"] / frames:.1f} ms CPU '
+          f'({1e3 * normals["seconds"] / frames:.1f} ms wall) per frame, '
+          f'{size / frames / 2 ** 20:.2f} MB per frame on disk (labels '
+          f'{labels / frames / 2 ** 20:.2f} MB)')
+
+
 def load():
     return open('/proc/loadavg').read().split()[0] if osp.exists('/proc/loadavg') else '?'
 
@@ -351,6 +278,10 @@ def main():
     parser.add_argument('--batch', type=int, default=4)
     parser.add_argument('--max-size', type=int, default=2048, help='largest sweep width')
     parser.add_argument('--no-sweep', action='store_true')
+    parser.add_argument('--normals', choices=['stored', 'estimated', 'both'], default='both',
+                        help='pre-training samples with the normals stored beside the labels '
+                             '(StoredNormals, the configs\' path), estimated per sample '
+                             '(DepthNormals, the path before), or both, one after the other')
     parser.add_argument('--datasets', nargs='+', default=['sun', 'mp3d', 's3d', 'scannet'],
                         choices=['sun', 'mp3d', 's3d', 'scannet'])
     args = parser.parse_args()
@@ -381,12 +312,15 @@ def main():
         for title, name, target, config, source in sources:
             if name not in args.datasets:
                 continue
-            dataset = build_dataset(dict(type='PretrainRGBDDataset', source=source,
-                                         label_dir=generate_labels(tmp, name, source, labels)),
-                                    config)
-            clock = run_stages(dataset, args.repeats, args.batch)
-            print_stages(f'{title} (pre-training, {len(dataset)} frames x {args.repeats}; '
-                         f'config {config})', clock, whole_samples(dataset, args.repeats), target)
+            label_dir = generate_labels(tmp, name, source, labels, normals_settings(config))
+            report_labelling_normals(label_dir)
+            for variant, edit in variants(args.normals):
+                dataset = build_dataset(dict(type='PretrainRGBDDataset', source=source,
+                                             label_dir=label_dir), config, edit)
+                clock = run_stages(dataset, args.repeats, args.batch)
+                print_stages(f'{title} (pre-training, {len(dataset)} frames x {args.repeats}; '
+                             f'config {config}; normals {variant})', clock,
+                             whole_samples(dataset, args.repeats), target)
         if 'scannet' in args.datasets:
             scannet(osp.join(tmp, 'scannet'), 2 * args.repeats)
         if not args.no_sweep:

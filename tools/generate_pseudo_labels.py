@@ -29,11 +29,23 @@ time: ``DIR/writer.lock`` names the running one. ``--verify`` checks every
 shard (sha256, frames, rows) and exits 2 listing the bad ones.
 ``--vis N`` saves PNG overlays (image | top-1 class | confidence) of the
 first N labelled frames of each rank under ``DIR/vis``.
+
+Opt-in: with ``pseudo_label_cfg.normals = dict(method='pca', window=5,
+depth_edges=dict())`` (the training pipeline's ``DepthNormals`` and
+``FilterDepthEdges`` arguments; ``depth_edges=None`` without that filter),
+rank 0 then stores every labelled frame's per-pixel normals beside the labels
+(:mod:`d3l.soft_labels.normals_pass`), read back by the ``StoredNormals``
+transform. ``--normals-only`` adds (or recomputes) them for a store that
+has its labels. Without the key nothing changes: the files are those of
+before.
 """
 import argparse
 
 from d3l.apis import generate_soft_labels, verify_soft_labels
-from d3l.engine.cli import CLIError, parse_with_launcher, run_cli  # noqa: F401  (CLIError)
+from d3l.engine.cli import CLIError, parse_with_launcher, run_cli
+from d3l.engine.stage_utils import resolve_config
+from d3l.soft_labels import read_manifest
+from d3l.soft_labels.normals_pass import store_normals
 
 
 def parse_args(argv=None):
@@ -48,6 +60,10 @@ def parse_args(argv=None):
     parser.add_argument('--vis', type=int, default=0, metavar='N',
                         help='save PNG overlays of the first N frames of each rank')
     parser.add_argument('--device', help='teacher device (default: cuda:LOCAL_RANK or cpu)')
+    parser.add_argument('--normals-only', action='store_true',
+                        help='store the normals of the labelled frames of an existing '
+                             'directory (pseudo_label_cfg.normals, default PCA 5x5 after '
+                             'FilterDepthEdges()); no labelling')
     return parse_with_launcher(parser, argv)
 
 
@@ -55,9 +71,23 @@ def main(argv=None):
     args = parse_args(argv)
     if args.verify:
         return verify_soft_labels(args.config, out_dir=args.out, cfg_options=args.cfg_options)
-    return generate_soft_labels(args.config, out_dir=args.out, resume=args.resume,
-                                launcher=args.launcher, vis=args.vis, device=args.device,
-                                cfg_options=args.cfg_options)
+    if not args.normals_only:
+        manifest = generate_soft_labels(args.config, out_dir=args.out, resume=args.resume,
+                                        launcher=args.launcher, vis=args.vis,
+                                        device=args.device, cfg_options=args.cfg_options)
+        if manifest is None:  # ranks > 0: rank 0 stores the normals
+            return None
+    cfg, label = resolve_config(args.config, args.cfg_options)
+    label_cfg = cfg.get('pseudo_label_cfg') or {}
+    normals_cfg = label_cfg.get('normals')
+    if normals_cfg is None and not args.normals_only:
+        return manifest  # the default: labels only, as before
+    out_dir = args.out or label_cfg.get('out_dir')
+    if 'source' not in label_cfg or not out_dir:
+        raise CLIError(f'{label}: --normals-only needs pseudo_label_cfg.source and --out DIR '
+                       '(or pseudo_label_cfg.out_dir)')
+    store_normals(cfg, out_dir, normals_cfg=dict(normals_cfg or {}))
+    return read_manifest(out_dir)
 
 
 if __name__ == '__main__':

@@ -22,6 +22,9 @@
 ``counts``           ``{'frames', 'labelled', 'failed'}`` once generation finished
 ``failed``           ``[[frame_id, reason], ...]`` frames that could not be labelled
 ``complete``         whether every shard is written
+``normals``          only in stores with normals (opt-in): their ``settings``,
+                     ``encoding`` and per-shard file digests (see
+                     :mod:`d3l.soft_labels.normals`)
 ``created`` / ``finished`` / ``d3l_version``
 """
 from __future__ import annotations

@@ -194,6 +194,9 @@ class SoftLabelRecord:
         self.stride = stride
         self.num_classes = num_classes
         self.source = source
+        #: the frame's stored normals (:class:`~d3l.soft_labels.normals.NormalsRecord`),
+        #: None when the store has none
+        self.normals = None
 
     @property
     def where(self) -> str:
@@ -296,6 +299,8 @@ class SoftLabelStore:
                 f'{label_dir}: {len(extra)} shard file(s) beyond the manifest\'s '
                 f'{expected} shards (first: {extra[0]}); the manifest was edited or the files '
                 'come from another generation')
+        from .normals import open_normals  # normals stored beside the labels (opt-in)
+        self.normals = open_normals(self.manifest, self.shards, verify=verify)
         missing = [i for i in range(expected) if i not in paths]
         if missing and not allow_incomplete:
             raise LabelStoreError(
@@ -318,7 +323,15 @@ class SoftLabelStore:
             slot, i = self._where[frame_id]
         except KeyError:
             raise KeyError(f'{self.label_dir} has no labels for frame {frame_id!r}') from None
-        return self.shards[slot].record(i, self.num_classes)
+        record = self.shards[slot].record(i, self.num_classes)
+        if self.normals is not None:
+            record.normals = self.normals[slot].record(i)
+        return record
+
+    @property
+    def has_normals(self) -> bool:
+        """Whether surface normals are stored beside the labels."""
+        return self.normals is not None
 
     def __repr__(self) -> str:
         return (f'SoftLabelStore({self.label_dir!r}, frames={len(self)}, '

@@ -5,7 +5,9 @@ it (the manifest's ``shards`` entry of a finished generation, else the
 ``.sha256`` file its writer left), its row files have the sha256 the table
 records, its frame table is the manifest's slice, and every
 frame's rows match their CRC-32 and decode (class indices < C, finite
-probabilities in [0, 1]). That reads every byte, so it is done by
+probabilities in [0, 1]), and, when the manifest records normals, the
+shard's normals files have their recorded sha256 and match it. That reads
+every byte, so it is done by
 ``--verify`` and on ``--resume`` (each rank for its own shards), not each
 time a dataset opens the directory.
 """
@@ -27,6 +29,7 @@ from .layout import (
 )
 from .lock import read_lock
 from .manifest import LabelStoreError, read_manifest
+from .normals import check_shard_normals
 from .store import ShardFile
 
 
@@ -48,9 +51,9 @@ def check_shard(label_dir: str, manifest: dict, index: int) -> Optional[str]:
             return reason
         shard.check_plan(manifest, index)
         check_rows(shard, int(manifest['num_classes']))
+        return check_shard_normals(shard, manifest)
     except LabelStoreError as err:
         return str(err)
-    return None
 
 
 def _row_files_differ(shard: ShardFile) -> Optional[str]:

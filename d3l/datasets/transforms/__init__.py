@@ -18,6 +18,7 @@ from .rgbd_lifting import (  # noqa: F401
 )
 from .rgbd_loading import LoadRGBD  # noqa: F401
 from .sampling import GridSample
+from .stored_normals import StoredNormals  # noqa: F401
 from .utils import POINT_KEYS, select_points
 
 __all__ = ['PackPointInputs', 'GridSample', 'POINT_KEYS', 'select_points']
