@@ -165,8 +165,10 @@ class LoadSoftLabels(BaseTransform):
         image_shape = results.get('img_shape')
         if image_shape is None and results.get('img') is not None:
             image_shape = np.shape(results['img'])[:2]
-        encoded = record.lookup(results['pixel_index'], image_shape)
-        top1 = SoftLabelCodec.top1(encoded, self.ignore_index).numpy()
+        encoded = record.lookup(results['pixel_index'], image_shape)  # checks the rows
+        # the top-1 only where it is used: 2.5-4 ms of a panorama's 120k points
+        top1 = (SoftLabelCodec.top1(encoded, self.ignore_index).numpy()
+                if self.drop_unlabelled or self.with_hard_labels else None)
         if self.drop_unlabelled:
             keep = np.flatnonzero(top1 != self.ignore_index)
             if len(keep) < len(top1):
