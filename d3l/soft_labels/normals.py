@@ -22,7 +22,7 @@ not match its label shard is an error naming the file.
 
 Octahedral int16 encoding: 4 bytes per pixel; the decoded direction is
 within :data:`MAX_ERROR_DEG` of the float32 normal (measured over 10^6
-random directions and the axes: ``tests/test_soft_labels/test_normals.py``).
+random directions and the axes: ``tests/test_soft_labels/test_stored_normal_maps.py``).
 """
 from __future__ import annotations
 
