@@ -4,6 +4,8 @@ from typing import Optional
 
 import numpy as np
 
+from d3l.utils.jit import lazy_njit
+
 from .lifting import equirect_rays, perspective_rays
 
 PROJECTIONS = ('perspective', 'equirect')
@@ -103,7 +105,6 @@ def _depth_edge_mask_numpy(depth, rel_threshold, abs_threshold, wrap, invalid_is
 # ------------------------------------------------------- the numba path
 #: set to False to force the NumPy path (tests compare the two)
 USE_NUMBA = True
-_KERNEL: list = []  # the compiled kernel, or None without numba; built on first use
 # the 4 directions of the NumPy path: each pair of 8-neighbours once
 _DIRECTIONS = ((0, 1), (1, 0), (1, 1), (1, -1))
 
@@ -153,13 +154,6 @@ def _edge_kernel(depth, rel, absolute, wrap, invalid_is_edge, edge):  # pragma: 
 
 
 def _compiled_kernel():
-    """The numba build of ``_edge_kernel`` (compiled on first use, not at
-    import), or None without numba."""
-    if not _KERNEL:
-        try:  # numba comes with the dev and mmdet3d installs
-            import numba
-        except ImportError:  # pragma: no cover - the NumPy path gives the same mask
-            _KERNEL.append(None)
-        else:
-            _KERNEL.append(numba.njit(cache=True, nogil=True)(_edge_kernel))
-    return _KERNEL[0]
+    """The numba build of ``_edge_kernel``, or None without numba (the NumPy
+    path gives the same mask)."""
+    return lazy_njit(_edge_kernel)

@@ -28,6 +28,8 @@ from typing import Optional, Tuple, Union
 import numpy as np
 import torch
 
+from d3l.utils.jit import lazy_njit
+
 Array = Union[np.ndarray, torch.Tensor]
 
 
@@ -201,7 +203,6 @@ def lift_equirect(distance: Array, mask: Optional[Array] = None,
 # ------------------------------------------------------- lifting with colours
 #: set to False to force the NumPy path (tests compare the two)
 USE_NUMBA = True
-_KERNEL: list = []  # the compiled kernel, or None without numba; built on first use
 
 
 def _lift_kernel(depth, rx, ry, rz, mask, img, upper, points, colors, index):  # pragma: no cover
@@ -224,16 +225,9 @@ def _lift_kernel(depth, rx, ry, rz, mask, img, upper, points, colors, index):  #
 
 
 def _compiled_kernel():
-    """The numba build of ``_lift_kernel`` (imported and compiled on first use,
-    not at import: numba's import takes ~0.5 s), or None without numba."""
-    if not _KERNEL:
-        try:  # numba comes with the dev and mmdet3d installs
-            import numba
-        except ImportError:  # pragma: no cover - the NumPy path gives the same arrays
-            _KERNEL.append(None)
-        else:
-            _KERNEL.append(numba.njit(cache=True, nogil=True)(_lift_kernel))
-    return _KERNEL[0]
+    """The numba build of ``_lift_kernel``, or None without numba (the NumPy
+    path gives the same arrays)."""
+    return lazy_njit(_lift_kernel)
 
 
 def lift_rgbd(depth: np.ndarray, img: np.ndarray, K: Optional[np.ndarray] = None,

@@ -3,6 +3,8 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from d3l.utils.jit import lazy_njit
+
 from .transforms import bounding_box
 
 
@@ -70,7 +72,6 @@ def _stable_order(linear: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
 # ------------------------------------------------ the numba path (O(N) passes)
 #: set to False to force the NumPy path (tests compare the two)
 USE_NUMBA = True
-_KERNELS: list = []  # (bounds, pack, radix, runs) compiled, or [None] without numba
 _KEY_LIMIT = 2.0 ** 62  # floor keys beyond this (and NaN) take the NumPy path
 _DIGIT_BITS = 13  # radix digit: 8192 buckets (64 kB of counts) stay in the L2 cache
 
@@ -148,18 +149,11 @@ def _runs_kernel(packed, bits, order, starts, inverse):  # pragma: no cover - nu
 
 
 def _compiled_kernels():
-    """The numba builds of the four kernels (compiled on first use, not at
-    import), or None without numba."""
-    if not _KERNELS:
-        try:  # numba comes with the dev and mmdet3d installs
-            import numba
-        except ImportError:  # pragma: no cover - the NumPy path gives the same indices
-            _KERNELS.append(None)
-        else:
-            jit = numba.njit(cache=True, nogil=True)
-            _KERNELS.append(tuple(jit(k) for k in (_key_bounds_kernel, _pack_kernel,
-                                                   _radix_kernel, _runs_kernel)))
-    return _KERNELS[0]
+    """The numba builds of the four kernels, or None without numba (the NumPy
+    path gives the same indices)."""
+    kernels = tuple(lazy_njit(k) for k in (_key_bounds_kernel, _pack_kernel, _radix_kernel,
+                                           _runs_kernel))
+    return None if any(k is None for k in kernels) else kernels
 
 
 def _sorted_voxels_numba(points: np.ndarray, grid_size: float, return_inverse: bool):
