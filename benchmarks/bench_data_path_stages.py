@@ -19,7 +19,6 @@ and "after" (today's default), checked equal on every call:
 Figures: medians of CPU time of this thread (``time.thread_time``) in ms.
 """
 import argparse
-import importlib.util
 import os
 import os.path as osp
 import sys
@@ -34,19 +33,11 @@ sys.path.insert(0, REPO)
 
 
 def _fixture_writers():
-    """The fixture writers of ``bench_data_path.py`` (the same files as the
-    whole-sample benchmark), from ``data_path_samples.py`` where they live
-    now, else from ``bench_data_path.py`` itself."""
+    """The fixture writers of ``bench_data_path.py`` (``data_path_samples.py``:
+    the same files as the whole-sample benchmark)."""
     sys.path.insert(0, osp.join(REPO, 'benchmarks'))
-    try:
-        import data_path_samples
-        return data_path_samples
-    except ImportError:
-        spec = importlib.util.spec_from_file_location(
-            'bench_data_path', osp.join(REPO, 'benchmarks', 'bench_data_path.py'))
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
+    import data_path_samples
+    return data_path_samples
 
 
 def _old_depth_check(depth):

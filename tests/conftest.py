@@ -5,6 +5,7 @@ import os.path as osp
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -36,6 +37,12 @@ def isolated_mmengine_state():
                 # not setStream: it flushes the closed stream first
                 handler.stream = sys.stdout  # MMLogger's console handler writes to stdout
     yield
+
+
+def angles_deg(a, b):
+    """Angles between rows, in float64 (arccos of a float32 dot bottoms out at 0.02 deg)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return np.degrees(np.arctan2(np.linalg.norm(np.cross(a, b), axis=1), (a * b).sum(1)))
 
 
 def realdata_path(*parts: str) -> str:

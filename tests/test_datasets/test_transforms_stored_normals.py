@@ -19,10 +19,11 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from conftest import REPO_ROOT, realdata_path
+from conftest import REPO_ROOT, angles_deg, realdata_path
 from mmengine.config import Config
 from PIL import Image
 
+from d3l.benchmark.jobs import tool
 from d3l.registry import DATASETS
 from d3l.soft_labels.normals import MAX_ERROR_DEG, normals_settings
 
@@ -32,11 +33,6 @@ def _load(name, path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def angles_deg(a, b):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return np.degrees(np.arctan2(np.linalg.norm(np.cross(a, b), axis=1), (a * b).sum(1)))
 
 
 def _config(name):
@@ -91,7 +87,7 @@ def _generate(tmp, source, config_name):
                 f"pseudo_label_cfg = dict(source={dict(source, pipeline=[dict(type='LoadRGBD')])!r}"
                 f", codec=dict(topk=3), stride=2, shard_size=64, normals={normals!r})\n")
     out = osp.join(tmp, 'labels')
-    _load('generate_pseudo_labels_tool', 'tools/generate_pseudo_labels.py').main(
+    tool('generate_pseudo_labels').main(
         [config, '--out', out, '--device', 'cpu'])
     return out
 

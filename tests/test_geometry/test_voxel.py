@@ -6,7 +6,8 @@ import pytest
 from d3l.geometry import bounding_box, grid_sample_indices, voxel_keys
 
 
-def _reference(points, grid_size, rng=None):
+def row_unique_reference(points, grid_size, rng=None):
+    """np.unique over the key rows and a stable argsort (before issue 16)."""
     keys = voxel_keys(points, grid_size)
     _, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
     inverse = inverse.reshape(-1)
@@ -26,11 +27,11 @@ def test_grid_sample_matches_row_unique(scale):
     points[1000:1100] = points[:100]  # duplicates share voxels
     points[2000:2900] = points[2000] + rng.random((900, 3)) * 0.1  # crowded voxels
     keep, inverse = grid_sample_indices(points, 0.02, 'test')
-    ref_keep, ref_inverse = _reference(points, 0.02)
+    ref_keep, ref_inverse = row_unique_reference(points, 0.02)
     np.testing.assert_array_equal(keep, ref_keep)
     np.testing.assert_array_equal(inverse, ref_inverse)
     keep, inverse = grid_sample_indices(points, 0.02, 'train', np.random.default_rng(7))
-    ref_keep, ref_inverse = _reference(points, 0.02, np.random.default_rng(7))
+    ref_keep, ref_inverse = row_unique_reference(points, 0.02, np.random.default_rng(7))
     np.testing.assert_array_equal(keep, ref_keep)
     np.testing.assert_array_equal(inverse, ref_inverse)
     assert keep.dtype == inverse.dtype == np.int64

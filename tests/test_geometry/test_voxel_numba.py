@@ -6,22 +6,11 @@ import numpy as np
 import pytest
 from conftest import realdata_path
 from PIL import Image
+from test_voxel import row_unique_reference as _reference
 
-from d3l.geometry import grid_sample_indices, lift_equirect, lift_perspective, voxel, voxel_keys
+from d3l.geometry import grid_sample_indices, lift_equirect, lift_perspective, voxel
 
 pytest.importorskip('numba')
-
-
-def _reference(points, grid_size, rng=None):
-    """np.unique over the key rows and a stable argsort (before issue 16)."""
-    keys = voxel_keys(points, grid_size)
-    _, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
-    inverse = inverse.reshape(-1)
-    order = np.argsort(inverse, kind='stable')
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    if rng is not None:
-        starts = starts + (rng.random(len(counts)) * counts).astype(np.int64)
-    return order[starts], inverse
 
 
 def _both_paths(points, grid_size, mode, seed, return_inverse, monkeypatch):

@@ -4,26 +4,20 @@ files of before), the checks that name a missing, mismatched or corrupt
 normals file, and StoredNormals against DepthNormals on generated frames
 (real frames: tests/test_datasets/test_transforms_stored_normals.py)."""
 import glob
-import importlib.util
 import json
 import os.path as osp
 
 import numpy as np
 import pytest
-from conftest import REPO_ROOT
+from conftest import angles_deg
 from pseudo_label_data import make_rgbd_folder
 
+from d3l.benchmark.jobs import tool
 from d3l.registry import DATASETS
 from d3l.soft_labels import LabelStoreError, SoftLabelStore, file_sha256, verify_store
 from d3l.soft_labels.normals import MAX_ERROR_DEG, decode_normals, encode_normals, normals_paths
 
 NUM_CLASSES = 5
-
-
-def angles_deg(a, b):
-    """Angles between rows, in float64 (arccos of a float32 dot bottoms out at 0.02 deg)."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return np.degrees(np.arctan2(np.linalg.norm(np.cross(a, b), axis=1), (a * b).sum(1)))
 
 
 def test_octahedral_codes_stay_within_the_stated_bound():
@@ -40,14 +34,6 @@ def test_octahedral_codes_stay_within_the_stated_bound():
     error = angles_deg(decoded, n)
     assert error.max() <= MAX_ERROR_DEG
     assert error[-11:].max() < 1e-4  # axes and the folded octant edges exactly
-
-
-def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'generate_pseudo_labels_tool', osp.join(REPO_ROOT, 'tools', 'generate_pseudo_labels.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _config(root, data, normals=None):
@@ -69,11 +55,11 @@ def stores(tmp_path_factory):
     data = str(root / 'data')
     make_rgbd_folder(data, num_frames=6, with_labels=True, num_label_classes=NUM_CLASSES,
                      height=30, width=40)
-    tool = _tool()
+    generate = tool('generate_pseudo_labels')
     plain, with_normals = str(root / 'plain'), str(root / 'with_normals')
-    tool.main([_config(root, data), '--out', plain])
+    generate.main([_config(root, data), '--out', plain])
     config = _config(root, data, dict(method='pca', window=5, depth_edges={}))
-    tool.main([config, '--out', with_normals])
+    generate.main([config, '--out', with_normals])
     return data, plain, with_normals, config
 
 
@@ -174,6 +160,6 @@ def test_normals_only_adds_normals_to_an_existing_store(stores, tmp_path):
     data, plain, with_normals, config = stores
     copy = str(tmp_path / 'later')
     shutil.copytree(plain, copy)
-    _tool().main([config, '--out', copy, '--normals-only'])
+    tool('generate_pseudo_labels').main([config, '--out', copy, '--normals-only'])
     for path in glob.glob(osp.join(with_normals, 'shard_*')):
         assert file_sha256(path) == file_sha256(osp.join(copy, osp.basename(path))), path
