@@ -53,13 +53,8 @@ from typing import Dict, Optional
 
 from . import jobs as J
 from . import report
-from .plan import DEMO_VERSION, SCHEDULES, DemoError, Plan
+from .plan import DEMO_VERSION, SCHEDULES, TEACHER_PHOTOS, TEACHERS, DemoError, Plan
 from .scheduler import fmt_seconds, log, read_json, run_jobs
-
-#: the 2D teacher's photos each teacher needs: training and held-out ones to
-#: train one here, held-out ones to score the shipped one, none for the
-#: oracle (1000 training photos are ~100 s of the default preset's world)
-TEACHER_PHOTOS = dict(train=('train', 'val'), zoo=('val',), oracle=())
 
 
 def make_splits(plan: Plan) -> int:
@@ -187,8 +182,8 @@ def run_demo(out: str, preset: str = 'default', seeds: int = 3, world_seed: int 
     user-facing problem."""
     if seeds < 1:
         raise DemoError(f'--seeds must be >= 1, got {seeds}')
-    if teacher not in TEACHER_PHOTOS:
-        raise DemoError(f'--teacher must be one of {sorted(TEACHER_PHOTOS)}, got {teacher!r}')
+    if teacher not in TEACHERS:
+        raise DemoError(f'--teacher must be one of {list(TEACHERS)}, got {teacher!r}')
     cores, workers, threads = _resources(workers, threads)
     out = osp.abspath(out)
     os.makedirs(out, exist_ok=True)

@@ -16,7 +16,11 @@ PRETRAIN_CONFIG = osp.join(CONFIG_DIR, f'pretrainer_dpt-synthetic_synthetic-rgbd
 PRETRAIN_GT_CONFIG = osp.join(CONFIG_DIR, f'pretrainer_gt-synthetic_synthetic-rgbd_{BACKBONE}.py')
 #: --teacher train: the small DPT trained inside the demo on the world's photos
 TRAIN_TEACHER_CONFIG = osp.join(CONFIG_DIR, 'dpt_scratch_synthetic-seg2d_vit-tiny.py')
-TEACHERS = ('zoo', 'train', 'oracle')
+#: the teachers, with the 2D photos each needs from the world: held-out ones
+#: to score the shipped one, training and held-out ones to train one here,
+#: none for the oracle (1000 training photos are ~100 s of the default world)
+TEACHER_PHOTOS = dict(zoo=('val',), train=('train', 'val'), oracle=())
+TEACHERS = tuple(TEACHER_PHOTOS)
 INITS = ('scratch', 'pretrained')
 #: --fusion adds this row: pre-trained on the teacher's labels fused onto the
 #: training rooms (d3l.benchmark.fused), fine-tuned with the pre-trained row's
