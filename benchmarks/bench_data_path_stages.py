@@ -14,7 +14,12 @@ and "after" (today's default), checked equal on every call:
 - ``depth_edge_mask`` (NumPy slices -> one numba loop);
 - ``grid_sample_indices`` 2 cm, train mode, and the ``GridSample`` transform
   (packed NumPy sort -> keys + LSD radix sort + runs in numba);
-- ``LimitPoints`` 120k sphere (argpartition + sort -> partition + mask).
+- ``LimitPoints`` 120k sphere (argpartition + sort -> partition + mask);
+- ``ElasticDistortion`` with the pre-training configs' lattices (float64
+  (N, 3) expressions around the trilinear kernel -> one numba pass per
+  lattice, ``interpolation.USE_FUSED``) and ``RandomScale`` (three NumPy
+  passes -> one numba pass, ``augmentation.USE_NUMBA``), on the grid-sampled
+  points.
 
 Figures: medians of CPU time of this thread (``time.thread_time``) in ms.
 """
@@ -69,8 +74,14 @@ def _switch(module, name):
 def stage_cases(sample, lifted, gridded, info):
     """(stage, flag setter or None, before, after) for one frame."""
     from d3l.datasets.rgbd import io
-    from d3l.datasets.transforms import GridSample, LimitPoints
-    from d3l.geometry import depth_edge_mask, depth_image, grid_sample_indices, voxel
+    from d3l.datasets.transforms import (
+        ElasticDistortion,
+        GridSample,
+        LimitPoints,
+        RandomScale,
+        augmentation,
+    )
+    from d3l.geometry import depth_edge_mask, depth_image, grid_sample_indices, interpolation, voxel
 
     class PreviousLimitPoints(LimitPoints):
         def _nearest(self, points, center):  # the code before: argpartition + sort
@@ -92,6 +103,11 @@ def stage_cases(sample, lifted, gridded, info):
          lambda: grid_sample_indices(points, 0.02, 'train', rng(0), return_inverse=False)),
         ('GridSample transform', _switch(voxel, 'USE_NUMBA'),
          lambda: GridSample(0.02, 'train', seed=0)(dict(lifted))),
+        ('ElasticDistortion (configs\')', _switch(interpolation, 'USE_FUSED'),
+         lambda: ElasticDistortion(((1.024, 2.048), (4.096, 8.192)), prob=1.0, seed=0,
+                                   smoothing_passes=2)(dict(gridded))),
+        ('RandomScale', _switch(augmentation, 'USE_NUMBA'),
+         lambda: RandomScale(seed=0)(dict(gridded))),
     ]
     if wrap:
         cases.append(('LimitPoints (120k, sphere)', None,

@@ -6,6 +6,8 @@ import torch
 
 #: set to False to force the torch path (tests compare the two)
 USE_NUMBA = True
+#: set to False for ``displace``'s NumPy expression around ``trilinear`` (tests compare)
+USE_FUSED = True
 _KERNEL: list = []  # the compiled kernel, or None without numba; built on first use
 
 
@@ -33,6 +35,35 @@ def _trilinear_kernel(field, coords, out):  # pragma: no cover - compiled by num
                          + w110 * field[i1, j1, k0, c] + w111 * field[i1, j1, k1, c])
 
 
+def _displace_kernel(field, points, lo, granularity, magnitude, out):  # pragma: no cover
+    """``out = points + trilinear(field, (points - lo) / granularity + 1) *
+    magnitude`` in one pass: the same float64 operations, in the same order,
+    as the NumPy expression around ``_trilinear_kernel`` (numba does not
+    contract or reorder them without fastmath), so the same bits. The corners
+    are read at unsigned offsets of the flat lattice: numba then skips its
+    negative-index checks (1.7x faster)."""
+    nx, ny, nz, channels = field.shape
+    flat = field.reshape(-1)
+    sx, sy, sz = np.uint64(ny * nz * channels), np.uint64(nz * channels), np.uint64(channels)
+    for n in range(points.shape[0]):
+        i0, fx, i1 = _cell((np.float64(points[n, 0]) - lo[0]) / granularity + 1.0, nx)
+        j0, fy, j1 = _cell((np.float64(points[n, 1]) - lo[1]) / granularity + 1.0, ny)
+        k0, fz, k1 = _cell((np.float64(points[n, 2]) - lo[2]) / granularity + 1.0, nz)
+        gx, gy, gz = 1.0 - fx, 1.0 - fy, 1.0 - fz
+        w000, w001, w010, w011 = gx * gy * gz, gx * gy * fz, gx * fy * gz, gx * fy * fz
+        w100, w101, w110, w111 = fx * gy * gz, fx * gy * fz, fx * fy * gz, fx * fy * fz
+        x0, x1 = np.uint64(i0) * sx, np.uint64(i1) * sx
+        y0, y1 = np.uint64(j0) * sy, np.uint64(j1) * sy
+        z0, z1 = np.uint64(k0) * sz, np.uint64(k1) * sz  # all >= 0: clamped to the lattice
+        for c in range(channels):
+            uc = np.uint64(c)
+            value = (w000 * flat[x0 + y0 + z0 + uc] + w001 * flat[x0 + y0 + z1 + uc]
+                     + w010 * flat[x0 + y1 + z0 + uc] + w011 * flat[x0 + y1 + z1 + uc]
+                     + w100 * flat[x1 + y0 + z0 + uc] + w101 * flat[x1 + y0 + z1 + uc]
+                     + w110 * flat[x1 + y1 + z0 + uc] + w111 * flat[x1 + y1 + z1 + uc])
+            out[n, c] = np.float64(points[n, c]) + value * magnitude
+
+
 def _compiled_kernel():
     """The numba build of ``_trilinear_kernel`` (imported and compiled on first
     use, not at import), or None without numba."""
@@ -45,6 +76,7 @@ def _compiled_kernel():
             global _cell
             _cell = numba.njit(cache=True, inline='always')(_cell)
             _KERNEL.append(numba.njit(cache=True, nogil=True)(_trilinear_kernel))
+            _KERNEL.append(numba.njit(cache=True, nogil=True)(_displace_kernel))
     return _KERNEL[0]
 
 
@@ -77,3 +109,26 @@ def trilinear(field: np.ndarray, coords: np.ndarray) -> np.ndarray:
         out = torch.nn.functional.grid_sample(volume[None], grid, mode='bilinear',
                                               padding_mode='border', align_corners=True)
     return out.view(field.shape[-1], -1).numpy().T
+
+
+def displace(field: np.ndarray, points: np.ndarray, lo: np.ndarray, granularity: float,
+             magnitude: float, dtype=np.float64) -> np.ndarray:
+    """(N, 3) ``points + trilinear(field, (points - lo) / granularity + 1) *
+    magnitude`` in float64, returned as ``dtype``: the elastic distortion's
+    move by a (X, Y, Z, 3) lattice whose node i sits at ``lo + (i - 1) *
+    granularity``. With numba one pass over the points (no (N, 3)
+    temporaries: 3-4x faster) giving the same bits as the NumPy expression,
+    which runs without numba."""
+    field = np.ascontiguousarray(field, np.float64)
+    lo = np.asarray(lo, np.float64)
+    points = np.asarray(points)
+    kernel = _compiled_kernel() if USE_NUMBA and USE_FUSED else None
+    if (kernel is not None and points.ndim == 2 and points.shape[1] == 3 and field.ndim == 4
+            and field.shape[3] == 3 and points.dtype in (np.float32, np.float64)):
+        out = np.empty(points.shape, dtype)
+        _KERNEL[1](field, np.ascontiguousarray(points), lo, float(granularity),
+                   float(magnitude), out)
+        return out
+    points = np.asarray(points, np.float64)
+    coords = (points - lo) / granularity + 1.0
+    return (points + trilinear(field, coords) * magnitude).astype(dtype, copy=False)

@@ -1,4 +1,5 @@
-"""Grid sampling's numba path (keys, LSD radix sort, runs: O(N) passes) gives
+"""Grid sampling's numba path (keys, runs of consecutive points in one voxel,
+LSD radix sort of the runs: O(N) passes) gives
 the indices of the NumPy path and of the row-unique reference (the
 implementation before issue 16), on the real frames and on edge cases, and
 draws the same random numbers."""
@@ -78,7 +79,8 @@ def test_same_global_random_stream(monkeypatch):
 
 
 @pytest.mark.parametrize('case', ['duplicates', 'negative', 'float64', 'one_point', 'one_voxel',
-                                  'on_boundaries', 'wide', 'many_digit_keys'])
+                                  'on_boundaries', 'wide', 'many_digit_keys', 'long_run',
+                                  'capped_runs'])
 def test_edge_cases(case, monkeypatch):
     rng = np.random.default_rng(3)
     points = rng.random((4000, 3)).astype(np.float32) * 3
@@ -97,9 +99,22 @@ def test_edge_cases(case, monkeypatch):
         points = (rng.integers(-50, 50, (4000, 3)) * 0.02).astype(np.float64)
     elif case == 'wide':  # 900 m: 47 key bits, four radix passes
         points = points * 300
-    elif case == 'many_digit_keys':  # 50 key bits: four 13-bit digits
-        points = np.concatenate([points, [[5000.0, 4000.0, 300.0]]]).astype(np.float32)
-    assert voxel._sorted_voxels_numba(points, 0.02, False) is not None  # the numba path
+    elif case == 'many_digit_keys':  # 49 key bits: four 13-bit digits
+        points = np.concatenate([points, [[5000.0, 4000.0, 150.0]]]).astype(np.float32)
+    elif case == 'long_run':  # 70k consecutive points in one voxel: runs of 2 ** 16 - 1 at most
+        points = np.concatenate([points[:2000], np.full((70000, 3), 0.011, np.float32),
+                                 points[2000:]])
+    elif case == 'capped_runs':  # 49 key bits + 12 position bits leave 1 bit: runs of 1
+        points[500:1500] = points[500]
+        points[2000:2600:2] = points[2001:2600:2] = points[2000]
+        points = np.concatenate([points, [[5000.0, 4000.0, 150.0]]]).astype(np.float32)
+    runs = voxel._sorted_voxels_numba(points, 0.02, False)
+    assert runs is not None  # the numba path
+    if case == 'capped_runs':
+        assert runs.len_bits == 1 and len(runs.packed) == len(points)  # every run 1 point
+    if case == 'long_run':  # the 70k-point voxel is split into two runs
+        assert runs.len_bits == 16 and runs.counts.max() == 70000
+        assert len(runs.packed) < len(points) - 69000
     _assert_same(points, 0.02, monkeypatch)
 
 

@@ -19,10 +19,37 @@ from mmcv.transforms import BaseTransform
 from scipy import ndimage
 
 from d3l.geometry import bounding_box, euler_to_matrix
-from d3l.geometry.interpolation import trilinear
+from d3l.geometry.interpolation import displace
 from d3l.registry import TRANSFORMS
+from d3l.utils.jit import lazy_njit
 
 from .utils import retain_freed_memory
+
+#: set to False for the NumPy expressions of RandomScale (tests compare the two)
+USE_NUMBA = True
+
+
+def _scale_kernel(points, center, scale, out):  # pragma: no cover - numba
+    """``(points - center) * scale + center`` row by row in float32: the
+    operations of the NumPy expression, in its order (numba neither contracts
+    nor reorders them without fastmath), so the same bits, without its three
+    passes over (N, 3) arrays."""
+    for i in range(points.shape[0]):
+        for axis in range(3):
+            out[i, axis] = (points[i, axis] - center[axis]) * scale[axis] + center[axis]
+
+
+def _scaled(points: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """float32 ``(points - center) * scale + center`` ((N, 3), (3,), (3,))."""
+    kernel = lazy_njit(_scale_kernel) if USE_NUMBA else None
+    if kernel is not None and points.ndim == 2 and points.shape[1] == 3:
+        out = np.empty(points.shape, np.float32)
+        kernel(np.ascontiguousarray(points), center, scale, out)
+        return out
+    moved = points - center
+    moved *= scale
+    moved += center
+    return moved
 
 
 class RandomPointTransform(BaseTransform):
@@ -135,10 +162,7 @@ class RandomScale(RandomPointTransform):
         points = np.asarray(results['points'], np.float32)
         if len(points):  # float32, as RandomRotate
             center = _center(points, self.center).astype(np.float32)
-            moved = points - center
-            moved *= scale.astype(np.float32)
-            moved += center
-            results['points'] = moved
+            results['points'] = _scaled(points, center, scale.astype(np.float32))
         if self.anisotropic and results.get('normals') is not None:
             normals = np.asarray(results['normals'], np.float64) / scale
             norm = np.linalg.norm(normals, axis=1, keepdims=True)
@@ -212,25 +236,31 @@ class ElasticDistortion(RandomPointTransform):
 
     @staticmethod
     def distort(points: np.ndarray, granularity: float, magnitude: float,
-                rng: np.random.Generator, smoothing_passes: int = 3) -> np.ndarray:
-        lo, hi = bounding_box(points)
-        lo = lo.astype(np.float64)
+                rng: np.random.Generator, smoothing_passes: int = 3,
+                dtype=np.float64) -> np.ndarray:
+        """``points`` moved by one smoothed noise lattice, computed in float64
+        and returned as ``dtype``."""
+        # the box in float64: float32 points give the same values as their float64 copy
+        lo, hi = (bound.astype(np.float64) for bound in bounding_box(points))
         shape = ((hi - lo) // granularity).astype(np.int64) + 3
         noise = rng.standard_normal((*shape, 3))
         for _ in range(smoothing_passes):  # separable smoothing of the lattice
             for axis in range(3):
                 noise = ndimage.uniform_filter1d(noise, 3, axis=axis, mode='constant')
         # lattice node i sits at lo + (i - 1) * granularity
-        coords = (np.asarray(points, np.float64) - lo) / granularity + 1.0
-        return points + trilinear(noise, coords) * magnitude
+        return displace(noise, points, lo, granularity, magnitude, dtype)
 
     def apply(self, results, rng):
-        points = np.asarray(results['points'], np.float64)
+        points = np.asarray(results['points'])
         if len(points) == 0:
             return results
-        for granularity, magnitude in self.params:
-            points = self.distort(points, granularity, magnitude, rng, self.smoothing_passes)
-        results['points'] = points.astype(np.float32)
+        # float64 throughout (the input converted once), float32 out; one pass per
+        # lattice with numba (displace), the same bits as the (N, 3) float64 expressions
+        for step, (granularity, magnitude) in enumerate(self.params, 1):
+            dtype = np.float32 if step == len(self.params) else np.float64
+            points = self.distort(points, granularity, magnitude, rng, self.smoothing_passes,
+                                  dtype)
+        results['points'] = np.asarray(points, np.float32)
         return results
 
     def __repr__(self):
