@@ -127,6 +127,12 @@ def test_manifest(world):
         preset.teacher_train_rooms + preset.teacher_val_rooms)
     assert abs(sum(manifest['class_frequency_3d'].values()) - 1) < 1e-3
     assert set(manifest['scenes']) == {f'scene{i:04d}_00' for i in range(6)}
+    # the summaries the scene workers return are their rooms' (train 0-3, val 0-1)
+    pools = [('train', i) for i in range(preset.train_rooms)] + \
+        [('val', i) for i in range(preset.val_rooms)]
+    for k, (pool, i) in enumerate(pools):
+        assert manifest['scenes'][f'scene{k:04d}_00'] == json.loads(
+            json.dumps(make_room(0, pool, i).summary()))
 
 
 def _class_areas(rooms):

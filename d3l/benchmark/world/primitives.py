@@ -151,6 +151,21 @@ class PrimitiveSet:
         centre[self.sph_ids], radius[self.sph_ids] = self.sph_center, self.sph_radius
         return centre, radius
 
+    def bounding_boxes(self) -> Tuple[np.ndarray, np.ndarray]:
+        """(P, 3) lower and upper corners of axis-aligned boxes enclosing
+        each primitive (a yawed box's footprint rotated)."""
+        self.freeze()
+        centre, radius = self.bounding_spheres()
+        half = np.repeat(radius[:, None], 3, 1)
+        if len(self.box_ids):
+            cos, sin = np.abs(np.cos(self.box_yaw)), np.abs(np.sin(self.box_yaw))
+            hx, hy, hz = self.box_half.T
+            half[self.box_ids] = np.stack([cos * hx + sin * hy, sin * hx + cos * hy, hz], 1)
+        if len(self.cyl_ids):
+            half[self.cyl_ids] = np.stack([self.cyl_radius, self.cyl_radius,
+                                           self.cyl_half], 1)
+        return centre - half, centre + half
+
     def cast(self, origins: np.ndarray, directions: np.ndarray
              ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """First hit of each ray ``origin + t * direction`` (t > 0): ``t``
@@ -168,6 +183,13 @@ class PrimitiveSet:
         """Signed distance of each point to the union of the primitives;
         ``exclude`` (M,) names one primitive per point to leave out (-1: none)."""
         return distance.min_sdf(self, points, exclude, chunk)
+
+    def near_any(self, points: np.ndarray, eps: float,
+                 exclude: Optional[np.ndarray] = None) -> np.ndarray:
+        """Whether some primitive (but ``exclude``'s) is within ``eps`` of
+        each point: ``min_sdf(points, exclude) <= eps``, computed for the
+        nearby pairs only (:func:`.distance.near_any`)."""
+        return distance.near_any(self, points, eps, exclude)
 
     # -------------------------------------------------------------- sampling
     def areas(self) -> np.ndarray:

@@ -18,8 +18,8 @@ RAY_EPS = 1e-6
 _CHUNK = 1 << 19
 
 
-def cast(prims: PrimitiveSet, origins: np.ndarray, directions: np.ndarray
-         ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def cast(prims: PrimitiveSet, origins: np.ndarray, directions: np.ndarray,
+         kernel: bool = True) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """First hit of each ray ``origin + t * direction`` (t > 0).
 
     Returns ``t`` (R,) float64 (``inf`` where nothing is hit; ``t`` is in
@@ -28,7 +28,9 @@ def cast(prims: PrimitiveSet, origins: np.ndarray, directions: np.ndarray
 
     Rays are first tested against bounding spheres (two matrix products
     over all ray/primitive pairs); the exact intersection is computed
-    only for the pairs that pass.
+    only for the pairs that pass, by the numba kernel of
+    :mod:`.raycast_kernel` (unless ``kernel`` is False, or without numba;
+    both paths give the same bits).
     """
     prims.freeze()
     directions = np.asarray(directions, np.float64)
@@ -61,6 +63,10 @@ def cast(prims: PrimitiveSet, origins: np.ndarray, directions: np.ndarray
         if len(ray) == 0:
             continue
         prim = columns[prim]
+        if kernel:
+            from .raycast_kernel import nearest_hits
+            if nearest_hits(prims, o, d, ray, prim, start, best_t, best_id, normal):
+                continue
         t_pair, n_pair = _exact_hits(prims, o, d, ray, prim)
         winner = _nearest_hit(ray, t_pair)
         idx = ray[winner] + start

@@ -47,7 +47,8 @@ def sample_scene(room: Room, rng: np.random.Generator, density: float = 300.0,
         areas = np.where(room.is_ceiling, 0.0, areas)
     counts = rng.poisson(areas * density)
     points, normals, prim = room.prims.sample_surface(counts, rng)
-    visible = room.prims.min_sdf(points, exclude=prim) > HIDDEN_EPS
+    # == min_sdf(points, exclude=prim) > HIDDEN_EPS, for the nearby pairs only
+    visible = ~room.prims.near_any(points, HIDDEN_EPS, exclude=prim)
     points, normals, prim = points[visible], normals[visible], prim[visible]
     if max_points is not None and len(points) > max_points:
         keep = np.sort(rng.choice(len(points), max_points, replace=False))
