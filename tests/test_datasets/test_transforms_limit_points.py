@@ -60,3 +60,33 @@ def test_ties_at_the_kth_distance_match_reference():
     dist = np.sum(points.astype(np.float64) ** 2, axis=1)
     kth = np.sort(dist)[99]
     assert np.count_nonzero(dist <= kth) > 100  # the centre case does tie
+
+
+def test_numba_distances_are_the_numpy_bits(monkeypatch):
+    """``squared_distances``' one-pass kernel gives the bits of the NumPy
+    columns it replaces (and of np.sum's order), float32 and float64 points."""
+    from d3l.datasets.transforms import cropping
+    depth = np.asarray(Image.open(realdata_path('pano_hohonet', 'pano_asmasuxybohhcj.depth.png')),
+                       np.uint16).astype(np.float32) / 1000
+    clouds = [lift_equirect(depth)[0], np.random.default_rng(3).normal(size=(3000, 3)) * 4]
+    for points in clouds:
+        center = points[17].astype(np.float64) + 0.3
+        out = []
+        for use_numba in (True, False):
+            monkeypatch.setattr(cropping, 'USE_NUMBA', use_numba)
+            out.append(cropping.squared_distances(points, center))
+        np.testing.assert_array_equal(out[0], out[1])
+        np.testing.assert_array_equal(out[0], np.sum((points.astype(np.float64) - center) ** 2,
+                                                     axis=1))
+
+
+def test_sphere_centre_is_the_previous_draw():
+    """The sphere's centre is drawn as before (``pool[rng.integers(N)]`` with
+    ``pool = arange(N)``): the kept points are the nearest to that point."""
+    points = np.random.default_rng(4).normal(size=(5000, 3)).astype(np.float32)
+    for seed in range(3):
+        out = LimitPoints(max_points=700, mode='sphere', seed=seed)(_sample(points))
+        pool = np.arange(len(points))
+        center = points[pool[np.random.default_rng(seed).integers(len(pool))]].astype(np.float64)
+        dist = np.sum((points.astype(np.float64) - center) ** 2, axis=1)
+        np.testing.assert_array_equal(out['pixel_index'], np.sort(np.argsort(dist)[:700]))

@@ -16,10 +16,42 @@ from mmengine.logging import print_log
 
 from d3l.geometry import bounding_box
 from d3l.registry import TRANSFORMS
+from d3l.utils.jit import lazy_njit
 
 from .augmentation import RandomPointTransform
 from .sampling import labeled_mask
 from .utils import select_points
+
+#: set to False for LimitPoints' NumPy distances (tests compare the two)
+USE_NUMBA = True
+
+
+def _squared_distances_kernel(points, center, out):  # pragma: no cover - numba
+    """float64 ``(x - cx) ** 2 + (y - cy) ** 2 + (z - cz) ** 2`` per point,
+    summed left to right as the NumPy columns are (numba neither contracts
+    nor reorders without fastmath): the same bits, in one pass."""
+    cx, cy, cz = center[0], center[1], center[2]
+    for i in range(points.shape[0]):
+        dx = np.float64(points[i, 0]) - cx
+        dy = np.float64(points[i, 1]) - cy
+        dz = np.float64(points[i, 2]) - cz
+        out[i] = dx * dx + dy * dy + dz * dz
+
+
+def squared_distances(points: np.ndarray, center: np.ndarray) -> np.ndarray:
+    """(N,) float64 squared distances of (N, 3) points to ``center``."""
+    kernel = lazy_njit(_squared_distances_kernel) if USE_NUMBA else None
+    points = np.asarray(points)
+    if kernel is not None and points.ndim == 2 and points.shape[1] == 3:
+        out = np.empty(len(points), np.float64)
+        kernel(np.ascontiguousarray(points), np.asarray(center, np.float64), out)
+        return out
+    # per column, summed in np.sum's order: same distances, 3x faster than
+    # the (N, 3) temporaries
+    dist = (points[:, 0].astype(np.float64) - center[0]) ** 2
+    for axis in (1, 2):
+        dist += (points[:, axis].astype(np.float64) - center[axis]) ** 2
+    return dist
 
 
 class LabeledDropTally:
@@ -214,8 +246,11 @@ class LimitPoints(RandomPointTransform):
                     else self._random_with_labeled(labeled, rng))
         else:
             if self.mode == 'sphere':
-                pool = np.arange(len(points)) if labeled is None else np.flatnonzero(labeled)
-                center = points[pool[rng.integers(len(pool))]].astype(np.float64)
+                if labeled is None:  # the draw of pool[...] with pool = arange(N), without it
+                    center = points[rng.integers(len(points))].astype(np.float64)
+                else:
+                    pool = np.flatnonzero(labeled)
+                    center = points[pool[rng.integers(len(pool))]].astype(np.float64)
             else:
                 lo, hi = bounding_box(points)
                 center = (lo.astype(np.float64) + hi) / 2
@@ -232,11 +267,7 @@ class LimitPoints(RandomPointTransform):
 
     def _nearest(self, points: np.ndarray, center: np.ndarray) -> np.ndarray:
         """Sorted indices of the ``max_points`` points nearest to ``center``."""
-        # per column, summed in np.sum's order: same distances, 3x faster than
-        # the (N, 3) temporaries
-        dist = (points[:, 0].astype(np.float64) - center[0]) ** 2
-        for axis in (1, 2):
-            dist += (points[:, axis].astype(np.float64) - center[axis]) ** 2
+        dist = squared_distances(points, center)
         count = self.max_points
         # the k-th distance by a partition of the values, then the points within
         # it in index order: 3x faster than argpartition + sort, and the same
