@@ -31,7 +31,8 @@ from d3l.engine.stage_utils import ConfigLike, resolve_config
 
 
 def train(config: ConfigLike, *, work_dir: Optional[str] = None, resume: Optional[str] = None,
-          amp: bool = False, launcher: str = 'none', cfg_options: Optional[dict] = None) -> dict:
+          amp: bool = False, launcher: str = 'none', cfg_options: Optional[dict] = None,
+          format_config: bool = True) -> dict:
     """Train (pre-train, fine-tune) the model of ``config``.
 
     Args:
@@ -39,6 +40,9 @@ def train(config: ConfigLike, *, work_dir: Optional[str] = None, resume: Optiona
         resume: ``None``, ``'auto'`` (the latest checkpoint of the work dir)
             or a checkpoint path.
         amp: mixed precision (GPU; a warning and fp32 on the CPU).
+        format_config: False writes the config into the log, the work dir
+            and the checkpoint without yapf's formatting (see
+            :func:`_prepare`; the demo's jobs, which build many Runners).
 
     ``load_from`` must fill the whole backbone unless the config says why
     not at its top level (``allow_partial = 'reason'``).
@@ -51,7 +55,7 @@ def train(config: ConfigLike, *, work_dir: Optional[str] = None, resume: Optiona
     cfg, label = resolve_config(config, cfg_options)
     check_runner_config(cfg, label)
     allow_partial = cfg.get('allow_partial')
-    _prepare(cfg, launcher, work_dir)
+    _prepare(cfg, launcher, work_dir, format_config=format_config)
     if amp:
         enable_amp(cfg)
     if resume == 'auto':
@@ -88,7 +92,7 @@ def test(config: ConfigLike, checkpoint: str, *, out: Optional[str] = None,
          work_dir: Optional[str] = None, tta: bool = False, show_dir: Optional[str] = None,
          max_show: Optional[int] = None, save_preds: Optional[str] = None,
          predict_only: bool = False, launcher: str = 'none',
-         cfg_options: Optional[dict] = None) -> dict:
+         cfg_options: Optional[dict] = None, format_config: bool = True) -> dict:
     """Evaluate ``checkpoint`` on the config's test set; returns the metrics.
 
     Every tensor of the model must come from the checkpoint and every
@@ -96,7 +100,8 @@ def test(config: ConfigLike, checkpoint: str, *, out: Optional[str] = None,
     ``per_class.txt`` and ``run.json``; ``tta`` votes over the config's
     ``tta_pipeline``; ``show_dir`` writes coloured PLYs (at most
     ``max_show``), ``save_preds`` per-point class ids; ``predict_only``
-    counts predictions instead of scoring them (no ground truth).
+    counts predictions instead of scoring them (no ground truth);
+    ``format_config`` as for :func:`train`.
     """
     for option, value in (('out', out), ('show_dir', show_dir), ('save_preds', save_preds),
                           ('work_dir', work_dir)):
@@ -111,7 +116,7 @@ def test(config: ConfigLike, checkpoint: str, *, out: Optional[str] = None,
         cfg.test_evaluator = dict(type='PredictionCount')
     check_runner_config(cfg, label)
     check_checkpoint(checkpoint)
-    _prepare(cfg, launcher, work_dir, 'test')
+    _prepare(cfg, launcher, work_dir, 'test', format_config=format_config)
     cfg.load_from = None  # CompleteCheckpointLoad loads it, strictly
     cfg.resume = False
 
@@ -129,10 +134,17 @@ def test(config: ConfigLike, checkpoint: str, *, out: Optional[str] = None,
     return metrics
 
 
-def _prepare(cfg, launcher: str, work_dir: Optional[str], *default_tail: str) -> None:
+def _prepare(cfg, launcher: str, work_dir: Optional[str], *default_tail: str,
+             format_config: bool = True) -> None:
     """Launcher, work dir (given, the config's, else
-    ``work_dirs/<config name>/<default_tail>``), scheduler ends and device
-    adjustments."""
+    ``work_dirs/<config name>/<default_tail>``), scheduler ends, device
+    adjustments and whether the config text is formatted."""
+    if not format_config:
+        # MMEngine formats the whole config with yapf each time it logs it,
+        # dumps it, hands it to the visualizer or saves a checkpoint (4-5
+        # times a Runner, ~0.25 s CPU each for the demo's configs); without
+        # yapf the text is the same Python, not wrapped (Config's own option)
+        object.__setattr__(cfg, '_format_python_code', False)
     cfg.launcher = launcher
     if work_dir:
         cfg.work_dir = work_dir

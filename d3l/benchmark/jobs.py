@@ -16,6 +16,9 @@ from typing import Dict, List
 from .plan import REPO_ROOT, TRAIN_TEACHER_CONFIG
 
 TOOLS_DIR = osp.join(REPO_ROOT, 'tools')
+#: the jobs' Runners write their config unformatted: yapf costs ~0.25 s CPU
+#: each of the 4-5 times a Runner writes it (2 Runners a fine-tuning job)
+RUNNER = dict(format_config=False)
 
 
 def write_json(path: str, obj) -> None:
@@ -99,7 +102,7 @@ def _score_teacher(config: str, checkpoint: str, seg2d: str, job_dir: str) -> di
     """mIoU and pixel accuracy of a 2D teacher on the world's held-out photos."""
     from d3l.apis import test
     metrics = test(config, checkpoint, work_dir=osp.join(job_dir, 'test'),
-                   out=osp.join(job_dir, 'eval'), cfg_options=_data_roots(seg2d))
+                   out=osp.join(job_dir, 'eval'), cfg_options=_data_roots(seg2d), **RUNNER)
     return dict(miou=float(metrics['mIoU']), pixel_acc=float(metrics['aAcc']))
 
 
@@ -113,7 +116,7 @@ def job_teacher(spec: dict) -> dict:
                'train_dataloader.batch_size': batch, 'param_scheduler.0.end': warmup,
                'param_scheduler.1.begin': warmup}
     checkpoint = _checkpoint(train(TRAIN_TEACHER_CONFIG, work_dir=osp.join(spec['dir'], 'work'),
-                                   cfg_options=options))
+                                   cfg_options=options, **RUNNER))
     result = dict(config=TRAIN_TEACHER_CONFIG, checkpoint=checkpoint, iters=iters,
                   batch_size=batch)
     result.update(_score_teacher(TRAIN_TEACHER_CONFIG, checkpoint, spec['seg2d'], spec['dir']))
@@ -173,7 +176,7 @@ def _pretrain(spec: dict, options: Dict[str, str]) -> dict:
     """Pre-train ``spec['config']``, export its backbone (head dropped)."""
     from d3l.apis import export_backbone, train
     trained = train(spec['config'], work_dir=osp.join(spec['dir'], 'work'),
-                    cfg_options={**options, **_train_options(spec['iters'])})
+                    cfg_options={**options, **_train_options(spec['iters'])}, **RUNNER)
     backbone = osp.join(spec['dir'], 'backbone.pth')
     export_backbone(_checkpoint(trained), backbone)
     scalars = trained['scalars']
@@ -252,10 +255,11 @@ def job_finetune(spec: dict) -> dict:
     if spec['load_from']:
         options['load_from'] = spec['load_from']
     checkpoint = _checkpoint(train(spec['config'], work_dir=osp.join(spec['dir'], 'work'),
-                                   cfg_options={**options, **_train_options(spec['iters'])}))
+                                   cfg_options={**options, **_train_options(spec['iters'])},
+                                   **RUNNER))
     show = dict(show_dir=spec['show_dir'], max_show=1) if spec.get('show_dir') else {}
     metrics = test(spec['config'], checkpoint, work_dir=osp.join(spec['dir'], 'test'),
-                   out=osp.join(spec['dir'], 'eval'), cfg_options=options, **show)
+                   out=osp.join(spec['dir'], 'eval'), cfg_options=options, **show, **RUNNER)
     iou = {k.split('.', 1)[1]: (None if math.isnan(v) else round(float(v), 2))
            for k, v in metrics.items() if k.startswith('IoU.')}
     return dict(miou=float(metrics['mIoU']), iou=iou, checkpoint=checkpoint,

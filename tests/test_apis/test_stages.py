@@ -234,3 +234,33 @@ def test_confident_pseudo_labels_keep_the_top_ratio_per_class(tmp_path):
         assert np.array_equal(written, expected)
         kept += int((expected >= 0).sum())
     assert meta['kept_points'] == kept
+
+
+def test_format_config_false_skips_yapf_and_keeps_the_config(tmp_path, monkeypatch):
+    import mmengine.config.config as mm_config
+
+    formatted = mm_config.FormatCode
+    calls = []
+
+    def counting_yapf(*args, **kwargs):
+        calls.append(1)
+        return formatted(*args, **kwargs)
+
+    monkeypatch.setattr(mm_config, 'FormatCode', counting_yapf)
+    cfg = Config.fromfile(DEBUG_CONFIG)
+    cfg.experiment_name = 'stages_unformatted'
+    work = tmp_path / 'work'
+    result = train(cfg, work_dir=str(work), cfg_options=SMALL, format_config=False)
+    assert calls == []  # neither the log, the dump, the visualizer nor the checkpoint ran yapf
+    # the dumped config is still the run's config, loadable as Python
+    dumped = Config.fromfile(str(work / osp.basename(DEBUG_CONFIG)))
+    assert dumped.train_cfg.max_epochs == 1 and dumped.work_dir == str(work)
+    assert dumped.train_dataloader.dataset.num_samples == 8
+    meta_cfg = torch.load(result['checkpoint'], weights_only=False)['meta']['cfg']
+    assert Config.fromstring(meta_cfg, '.py').to_dict() == dumped.to_dict()
+
+    # the default (the tools) still formats
+    options = {'test_dataloader.dataset.num_samples': 2, '+experiment_name': 'stages_formatted'}
+    run_test(DEBUG_CONFIG, result['checkpoint'], work_dir=str(tmp_path / 'test'),
+             cfg_options=options)
+    assert calls
