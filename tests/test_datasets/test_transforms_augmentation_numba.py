@@ -96,3 +96,25 @@ def test_random_scale_kernel_gives_the_numpy_bits(anisotropic, monkeypatch):
         for out in outs:
             assert out.dtype == np.float32, name
             np.testing.assert_array_equal(out, reference, err_msg=name)
+
+
+def test_chromatic_jitter_kernel_gives_the_numpy_bits(monkeypatch):
+    """Real colours (with black and white pixels: both clips) and a large
+    std (most values clipped)."""
+    from d3l.datasets.transforms import ChromaticJitter
+    image = Image.open(realdata_path('pano_hohonet', 'pano_asmasuxybohhcj.png')).convert('RGB')
+    colors = np.asarray(image, np.float32).reshape(-1, 3)[::5] / 255
+    colors[:100] = 0.0
+    colors[100:200] = 1.0
+    for std in (0.05, 0.7, 0):
+        outs = []
+        for use_numba in (True, False):
+            monkeypatch.setattr(augmentation, 'USE_NUMBA', use_numba)
+            transform = ChromaticJitter(std=std, prob=1.0, seed=6)
+            outs.append(transform(dict(points=colors.copy(), colors=colors.copy()))['colors'])
+        noise = np.random.default_rng(6).standard_normal(colors.shape).astype(np.float32) * std
+        reference = np.clip(colors + noise, 0, 1).astype(np.float32)
+        for out in outs:
+            assert out.dtype == np.float32
+            np.testing.assert_array_equal(out, reference)
+        assert std == 0 or (np.any(outs[0] == 0) and np.any(outs[0] == 1))
