@@ -79,3 +79,59 @@ def test_ray_kernel_matches_the_numpy_pair_tests_bit_for_bit():
         hits += np.isfinite(ref[0]).sum()
         kinds |= set(prims.kind[ref[1][ref[1] >= 0]].tolist())
     assert hits > 10000 and kinds == {0, 1, 2}
+
+
+def test_distance_kernel_repeats_the_numpy_sdf_bit_for_bit():
+    pytest.importorskip('numba')
+    from d3l.benchmark.world import distance_kernel as K
+
+    rng = np.random.default_rng(3)
+    for prims in [_mixed_prims()] + [room.prims for room in _rooms(2)]:
+        points = rng.uniform(-1.5, 5, (200, 3))
+        dense = prims.sdf(points)
+        yaw = prims.box_yaw
+        geo = (prims.box_center, prims.box_half, np.cos(yaw), np.sin(yaw), prims.cyl_center,
+               prims.cyl_radius, prims.cyl_half, prims.sph_center, prims.sph_radius)
+        pairs = np.array([[K._sdf_pair(*p, j, prims.kind, prims.local, geo)
+                           for j in range(len(prims))] for p in points])
+        np.testing.assert_array_equal(pairs, dense)
+    # and near_any's NumPy path agrees with the kernel's
+    room = _rooms(1)[0]
+    points, _, prim = room.prims.sample_surface(rng.poisson(room.prims.areas() * 100), rng)
+    np.testing.assert_array_equal(room.prims.near_any(points, HIDDEN_EPS, exclude=prim),
+                                  _numpy_near_any(room, points, prim))
+
+
+def _numpy_near_any(room, points, prim):
+    from d3l.benchmark.world import distance
+    return distance.near_any(room.prims, points, HIDDEN_EPS, exclude=prim, kernel=False)
+
+
+def _texture_everywhere(points, kind, amplitude, phase):
+    """The texture as it was first written: every pattern at every point, then selected."""
+    x, y, z = points[:, 0], points[:, 1], points[:, 2]
+    stripes = (np.sin(38.0 * (x + 0.7 * y + 0.3 * z) + phase) + 0.5 * np.sin(
+        91.0 * (x - 0.4 * y + z) + 2 * phase)) / 1.5
+    checker = np.sign(np.sin(np.pi * x / 0.3 + phase) * np.sin(np.pi * y / 0.3 + phase))
+    quilt = np.cos(np.pi * x / 0.1) * np.cos(np.pi * y / 0.1) + np.cos(np.pi * z / 0.1) * (
+        np.cos(np.pi * x / 0.1) + np.cos(np.pi * y / 0.1)) / 2
+    pleats = np.sin(2 * np.pi * (x + y) / 0.12 + phase)
+    weave = np.sin(2 * np.pi * (x + z) / 0.05) * np.sin(2 * np.pi * (y - z) / 0.05)
+    brushed = np.sin(2 * np.pi * z / 0.03 + phase)
+    grain = np.sin(12.9898 * x * 97 + 78.233 * y * 89 + 37.719 * z * 83 + phase) * 43758.5453
+    grain = (grain - np.floor(grain)) * 2 - 1
+    value = np.select([kind == 1, kind == 2, kind == 3, kind == 4, kind == 5, kind == 6],
+                      [stripes, checker, quilt, pleats, weave, brushed], grain)
+    return 1.0 + amplitude * value
+
+
+def test_texture_per_pattern_equals_every_pattern_everywhere():
+    from d3l.benchmark.world.appearance import TEXTURES, texture
+
+    rng = np.random.default_rng(4)
+    points = rng.uniform(-1, 8, (20000, 3))
+    kind = rng.integers(0, len(TEXTURES), len(points))
+    amplitude, phase = rng.uniform(0, 0.2, len(points)), rng.uniform(0, 2 * np.pi, len(points))
+    out = texture(points, kind, amplitude, phase)
+    np.testing.assert_array_equal(out, _texture_everywhere(points, kind, amplitude, phase))
+    assert len(np.unique(kind)) == 7 and out.std() > 0.01

@@ -125,27 +125,63 @@ def shade(normals: np.ndarray) -> np.ndarray:
     return _AMBIENT + np.maximum(normals @ _LIGHTS.T, 0) @ _LIGHT_WEIGHTS
 
 
+def _stripes(x, y, z, phase):
+    return (np.sin(38.0 * (x + 0.7 * y + 0.3 * z) + phase) + 0.5 * np.sin(
+        91.0 * (x - 0.4 * y + z) + 2 * phase)) / 1.5
+
+
+def _checker(x, y, z, phase):
+    return np.sign(np.sin(np.pi * x / 0.3 + phase) * np.sin(np.pi * y / 0.3 + phase))
+
+
+def _quilt(x, y, z, phase):
+    # quilting: 20 cm cells on any face (the three axis pairs multiplied)
+    return np.cos(np.pi * x / 0.1) * np.cos(np.pi * y / 0.1) + np.cos(np.pi * z / 0.1) * (
+        np.cos(np.pi * x / 0.1) + np.cos(np.pi * y / 0.1)) / 2
+
+
+def _pleats(x, y, z, phase):
+    # vertical folds of a curtain: 12 cm period along the wall
+    return np.sin(2 * np.pi * (x + y) / 0.12 + phase)
+
+
+def _weave(x, y, z, phase):
+    # woven fabric: a 5 cm cross pattern
+    return np.sin(2 * np.pi * (x + z) / 0.05) * np.sin(2 * np.pi * (y - z) / 0.05)
+
+
+def _brushed(x, y, z, phase):
+    return np.sin(2 * np.pi * z / 0.03 + phase)
+
+
+def _grain(x, y, z, phase):
+    # deterministic high-frequency 'grain' from a hash of the position
+    grain = np.sin(12.9898 * x * 97 + 78.233 * y * 89 + 37.719 * z * 83 + phase) * 43758.5453
+    return (grain - np.floor(grain)) * 2 - 1
+
+
+# TEXTURES order; any other id is grain
+_PATTERNS = (_grain, _stripes, _checker, _quilt, _pleats, _weave, _brushed)
+
+
 def texture(points: np.ndarray, kind: np.ndarray, amplitude: np.ndarray,
             phase: np.ndarray) -> np.ndarray:
     """(N,) multiplicative texture at world points; ``kind``/``amplitude``/
-    ``phase`` are per point (from the primitive hit or sampled)."""
+    ``phase`` are per point (from the primitive hit or sampled). Each
+    pattern is evaluated on its own points only (elementwise, so the values
+    are those of evaluating every pattern everywhere)."""
     x, y, z = points[:, 0], points[:, 1], points[:, 2]
-    stripes = (np.sin(38.0 * (x + 0.7 * y + 0.3 * z) + phase) + 0.5 * np.sin(
-        91.0 * (x - 0.4 * y + z) + 2 * phase)) / 1.5
-    checker = np.sign(np.sin(np.pi * x / 0.3 + phase) * np.sin(np.pi * y / 0.3 + phase))
-    # quilting: 20 cm cells on any face (the three axis pairs multiplied)
-    quilt = np.cos(np.pi * x / 0.1) * np.cos(np.pi * y / 0.1) + np.cos(np.pi * z / 0.1) * (
-        np.cos(np.pi * x / 0.1) + np.cos(np.pi * y / 0.1)) / 2
-    # vertical folds of a curtain: 12 cm period along the wall
-    pleats = np.sin(2 * np.pi * (x + y) / 0.12 + phase)
-    # woven fabric: a 5 cm cross pattern
-    weave = np.sin(2 * np.pi * (x + z) / 0.05) * np.sin(2 * np.pi * (y - z) / 0.05)
-    brushed = np.sin(2 * np.pi * z / 0.03 + phase)
-    # deterministic high-frequency 'grain' from a hash of the position
-    grain = np.sin(12.9898 * x * 97 + 78.233 * y * 89 + 37.719 * z * 83 + phase) * 43758.5453
-    grain = (grain - np.floor(grain)) * 2 - 1
-    value = np.select([kind == 1, kind == 2, kind == 3, kind == 4, kind == 5, kind == 6],
-                      [stripes, checker, quilt, pleats, weave, brushed], grain)
+    kind = np.asarray(kind)
+    value = np.empty(len(points))
+    rest = np.ones(len(points), bool)
+    for k in range(1, len(_PATTERNS)):
+        sel = np.flatnonzero(kind == k)
+        rest[sel] = False
+        if len(sel):
+            value[sel] = _PATTERNS[k](x[sel], y[sel], z[sel], phase[sel])
+    sel = np.flatnonzero(rest)
+    if len(sel):
+        value[sel] = _grain(x[sel], y[sel], z[sel], phase[sel])
     return 1.0 + amplitude * value
 
 

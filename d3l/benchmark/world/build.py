@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import os.path as osp
+import sys
 import time
 from contextlib import contextmanager
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
@@ -53,6 +54,10 @@ GENERATOR_VERSION = 2
 POOLS = dict(teacher_train=0, teacher_val=1, pretrain=2, train=3, val=4)
 #: the 2D teacher photos' splits (``build_world(teacher_photos=...)``)
 TEACHER_SPLITS = ('train', 'val')
+
+
+# the world's numba kernels: imported by the worker processes' server
+_KERNEL_MODULES = (f'{__package__}.raycast_kernel', f'{__package__}.distance_kernel')
 
 
 class WorldMismatchError(D3LError, RuntimeError):
@@ -92,24 +97,31 @@ def world_paths(out_dir: str) -> Dict[str, str]:
 class _Stages:
     """Runs the items of each stage (in worker processes when asked), logs
     the stage with its duration and the number of items already on disk,
-    with a progress bar. One pool of workers serves every stage: each worker
-    imports the package once (~3-6 s on 2 cores), not once per stage."""
+    with a progress bar. Inside ``with _Stages(...)``, one pool of workers
+    serves every stage (each worker starts once, ~3-6 s on 2 cores, not once
+    per stage); otherwise each :meth:`run` starts and closes its own."""
 
     def __init__(self, progress: bool, workers: int = 1):
         self.progress = progress
         self.workers = workers
         self.seconds: Dict[str, float] = {}
         self._pool = None
+        self._keep = False
 
     def __enter__(self) -> _Stages:
+        self._keep = True  # one pool until __exit__ (else one per run, closed after it)
         return self
 
     def __exit__(self, exc_type, *_) -> None:
+        self._keep = False
+        self._close(failed=exc_type is not None)
+
+    def _close(self, failed: bool = False) -> None:
         if self._pool is not None:
-            if exc_type is None:
-                self._pool.close()
-            else:  # do not wait for the queued items of a failed build
+            if failed:  # do not wait for the queued items of a failed build
                 self._pool.terminate()
+            else:
+                self._pool.close()
             self._pool.join()
             self._pool = None
 
@@ -140,6 +152,11 @@ class _Stages:
             # whose OpenMP pool has run (any earlier torch op) can hang forever
             methods = mp.get_all_start_methods()
             context = mp.get_context('forkserver' if 'forkserver' in methods else 'spawn')
+            if 'forkserver' in methods:
+                # the server imports the package (and numba) once and forks the
+                # workers from it, instead of each worker importing it (~4 s);
+                # no effect when this process's server already runs
+                context.set_forkserver_preload(['__main__', __name__, *_KERNEL_MODULES])
             self._pool = context.Pool(self.workers)
         return self._pool
 
@@ -152,9 +169,14 @@ class _Stages:
             for _ in range(len(jobs) - len(todo)):
                 step(skipped=True)
             if self.workers > 1 and len(todo) > 1:
-                for k, result in self._worker_pool().imap_unordered(_call, todo):
-                    results[k] = result
-                    step()
+                pool = self._worker_pool()
+                try:
+                    for k, result in pool.imap_unordered(_call, todo):
+                        results[k] = result
+                        step()
+                finally:
+                    if not self._keep:
+                        self._close(failed=sys.exc_info()[0] is not None)
             else:
                 for job in todo:
                     k, result = _call(job)

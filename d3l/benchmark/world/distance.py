@@ -78,14 +78,16 @@ _BOX_PAD = 1e-6
 
 
 def near_any(prims: PrimitiveSet, points: np.ndarray, eps: float,
-             exclude: Optional[np.ndarray] = None) -> np.ndarray:
+             exclude: Optional[np.ndarray] = None, kernel: bool = True) -> np.ndarray:
     """(M,) bool: whether some primitive (other than ``exclude[i]``) lies within
     ``eps`` of point ``i``, i.e. exactly ``min_sdf(points, exclude) <= eps``.
 
     Only the pairs whose point lies in the primitive's bounding box widened
     by ``eps`` can be that close, so the exact distance is computed for them
     alone, with the same arithmetic as :func:`sdf` (~20x faster than
-    :func:`min_sdf` on a room's surface samples, the same answers bit for bit).
+    :func:`min_sdf` on a room's surface samples, the same answers bit for
+    bit), by the numba kernel of :mod:`.distance_kernel` unless ``kernel`` is
+    False or numba is missing.
     """
     points = np.asarray(points, np.float64)
     lo, hi = prims.bounding_boxes()
@@ -95,6 +97,12 @@ def near_any(prims: PrimitiveSet, points: np.ndarray, eps: float,
     starts = np.searchsorted(xs, lo[:, 0], side='left')
     stops = np.searchsorted(xs, hi[:, 0], side='right')
     out = np.zeros(len(points), bool)
+    if kernel:
+        from .distance_kernel import near_any_pairs
+        ex = np.full(len(points), -1, np.int64) if exclude is None else \
+            np.asarray(exclude, np.int64)
+        if near_any_pairs(prims, points, order, starts, stops, lo, hi, ex, eps, out):
+            return out
     for j in range(len(prims.kind)):
         a, b = starts[j], stops[j]
         inside = (ys[a:b] >= lo[j, 1]) & (ys[a:b] <= hi[j, 1]) & \

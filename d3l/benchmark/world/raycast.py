@@ -28,9 +28,9 @@ def cast(prims: PrimitiveSet, origins: np.ndarray, directions: np.ndarray,
 
     Rays are first tested against bounding spheres (two matrix products
     over all ray/primitive pairs); the exact intersection is computed
-    only for the pairs that pass, by the numba kernel of
-    :mod:`.raycast_kernel` (unless ``kernel`` is False, or without numba;
-    both paths give the same bits).
+    only for the pairs that pass; both steps are one numba kernel
+    (:mod:`.raycast_kernel`) unless ``kernel`` is False or numba is
+    missing (both paths give the same bits).
     """
     prims.freeze()
     directions = np.asarray(directions, np.float64)
@@ -59,14 +59,14 @@ def cast(prims: PrimitiveSet, origins: np.ndarray, directions: np.ndarray,
     step = max(1, _CHUNK // count)
     for start in range(0, num, step):
         o, d = origins[start:start + step], directions[start:start + step]
+        if kernel:
+            from .raycast_kernel import cast_chunk
+            if cast_chunk(prims, o, d, spheres, columns, start, best_t, best_id, normal):
+                continue
         ray, prim = _near_pairs(o, d, *spheres)
         if len(ray) == 0:
             continue
         prim = columns[prim]
-        if kernel:
-            from .raycast_kernel import nearest_hits
-            if nearest_hits(prims, o, d, ray, prim, start, best_t, best_id, normal):
-                continue
         t_pair, n_pair = _exact_hits(prims, o, d, ray, prim)
         winner = _nearest_hit(ray, t_pair)
         idx = ray[winner] + start

@@ -1,16 +1,19 @@
-"""The exact ray/primitive tests of :mod:`.raycast` as one numba kernel
-(:func:`nearest_hits`), used when numba is installed; :func:`.raycast.cast`
-imports this module on its first call (numba's import takes ~0.5 s) and the
-kernels compile on their first call (cached on disk beside this file).
+"""The bounding-sphere prefilter and the exact ray/primitive tests of
+:mod:`.raycast` as one numba kernel (:func:`cast_chunk`), used when numba is
+installed; :func:`.raycast.cast` imports this module on its first call
+(numba's import takes ~0.5 s) and the kernels compile on their first call
+(cached on disk beside this file).
 
-The NumPy path evaluates ~30 array operations over every (ray, primitive)
-pair that passes the bounding-sphere prefilter; this loop does the same
-arithmetic pair by pair, in the same order (no fused multiply-add, the
-primitives' ``cos`` / ``sin`` of yaw computed once by NumPy), and keeps each
-ray's first nearest hit as :func:`.raycast._nearest_hit` does, so both paths
-give the same bits (``tests/test_benchmark/test_world_raycast_kernel.py``).
-Divisions by zero, which NumPy turns into ``inf`` and then discards, are
-skipped instead (numba would raise)."""
+The NumPy path builds (rays x primitives) float32 arrays for the prefilter,
+then evaluates ~30 array operations over every pair that passes; this loop
+does the same arithmetic pair by pair, in the same order and precision (no
+fused multiply-add; the matrix products and the primitives' ``cos`` /
+``sin`` of yaw computed by NumPy as there), and keeps each ray's first
+nearest hit as :func:`.raycast._nearest_hit` does, so both paths give the
+same bits (``tests/test_benchmark/test_world_fast_paths.py``). Divisions by
+zero, which NumPy turns into ``inf`` and then discards, are skipped instead
+(numba would raise).
+"""
 from __future__ import annotations
 
 import math
@@ -111,41 +114,63 @@ def _sphere(ox, oy, oz, dx, dy, dz, cx, cy, cz, r):
 
 
 @_njit
-def _nearest_hits_kernel(o, d, ray, prim, offset, kind, local, box_center, box_half,
-                         box_cos, box_sin, cyl_center, cyl_radius, cyl_half, sph_center,
-                         sph_radius, best_t, best_id, normal):
-    for p in range(len(ray)):
-        r, j = ray[p], prim[p]
-        k, m = kind[j], local[j]
-        ox, oy, oz, dx, dy, dz = o[r, 0], o[r, 1], o[r, 2], d[r, 0], d[r, 1], d[r, 2]
-        if k == 0:
-            t, n = _box(ox, oy, oz, dx, dy, dz, box_center[m, 0], box_center[m, 1],
-                        box_center[m, 2], box_half[m, 0], box_half[m, 1], box_half[m, 2],
-                        box_cos[m], box_sin[m])
-        elif k == 1:
-            t, n = _cylinder(ox, oy, oz, dx, dy, dz, cyl_center[m, 0], cyl_center[m, 1],
-                             cyl_center[m, 2], cyl_radius[m], cyl_half[m])
-        else:
-            t, n = _sphere(ox, oy, oz, dx, dy, dz, sph_center[m, 0], sph_center[m, 1],
-                           sph_center[m, 2], sph_radius[m])
-        i = r + offset
-        # strictly closer: the first of equal pairs (primitive order) wins, and
-        # the enclosure's hit already in best_t wins a tie, as in raycast.cast
-        if t < best_t[i]:
-            best_t[i] = t
-            best_id[i] = j
-            normal[i, 0], normal[i, 1], normal[i, 2] = n[0], n[1], n[2]
+def _pair_hit(o, d, i, j, kind, local, geo):
+    """Exact t and normal of ray ``i`` and primitive ``j``."""
+    box_center, box_half, box_cos, box_sin, cyl_center, cyl_radius, cyl_half, sph_center, \
+        sph_radius = geo
+    m = local[j]
+    ox, oy, oz, dx, dy, dz = o[i, 0], o[i, 1], o[i, 2], d[i, 0], d[i, 1], d[i, 2]
+    if kind[j] == 0:
+        return _box(ox, oy, oz, dx, dy, dz, box_center[m, 0], box_center[m, 1],
+                    box_center[m, 2], box_half[m, 0], box_half[m, 1], box_half[m, 2],
+                    box_cos[m], box_sin[m])
+    if kind[j] == 1:
+        return _cylinder(ox, oy, oz, dx, dy, dz, cyl_center[m, 0], cyl_center[m, 1],
+                         cyl_center[m, 2], cyl_radius[m], cyl_half[m])
+    return _sphere(ox, oy, oz, dx, dy, dz, sph_center[m, 0], sph_center[m, 1],
+                   sph_center[m, 2], sph_radius[m])
 
 
-def nearest_hits(prims, o, d, ray, prim, offset, best_t, best_id, normal) -> bool:
-    """Update ``best_*`` (rays ``offset + ray``) with the exact hits of the
-    pairs ``(ray, prim)``, grouped by ray in primitive order; returns False
+@_njit
+def _cast_kernel(o, d, dc, oc, d_sq, d_o, o_sq, centre_sq, radius_sq, columns, offset, kind,
+                 local, geo, best_t, best_id, normal):
+    two = np.float32(2)
+    for i in range(dc.shape[0]):
+        for c in range(dc.shape[1]):
+            # raycast._near_pairs' float32 test, operation for operation
+            dw = dc[i, c] - d_o[i]
+            w_sq = (centre_sq[c] - two * oc[i, c]) + o_sq[i]
+            r_d = radius_sq[c] * d_sq[i]
+            if not (w_sq * d_sq[i] - dw * dw <= r_d and dw > -np.sqrt(r_d)):
+                continue
+            j = columns[c]
+            t, n = _pair_hit(o, d, i, j, kind, local, geo)
+            # strictly closer: the first of equal pairs (primitive order) wins, and
+            # the enclosure's hit already in best_t wins a tie, as in raycast.cast
+            k = i + offset
+            if t < best_t[k]:
+                best_t[k] = t
+                best_id[k] = j
+                normal[k, 0], normal[k, 1], normal[k, 2] = n[0], n[1], n[2]
+
+
+def cast_chunk(prims, o, d, spheres, columns, offset, best_t, best_id, normal) -> bool:
+    """Update ``best_*`` (rays ``offset + [0, len(o))``) with the hits on the
+    primitives ``columns`` whose bounding ``spheres`` (as
+    :func:`.raycast._near_pairs` takes them) the rays pass; returns False
     (nothing done) without numba."""
     if numba is None:
         return False
+    centre32, radius_sq, centre_sq = spheres
+    # the matrix products and per-ray sums exactly as raycast._near_pairs
+    o32, d32 = o.astype(np.float32), d.astype(np.float32)
+    d_sq = np.sum(d * d, 1).astype(np.float32)
+    d_o = np.sum(d * o, 1).astype(np.float32)
+    o_sq = np.sum(o * o, 1).astype(np.float32)
     yaw = prims.box_yaw
-    _nearest_hits_kernel(o, d, ray, prim, offset, prims.kind, prims.local, prims.box_center,
-                         prims.box_half, np.cos(yaw), np.sin(yaw), prims.cyl_center,
-                         prims.cyl_radius, prims.cyl_half, prims.sph_center, prims.sph_radius,
-                         best_t, best_id, normal)
+    geo = (prims.box_center, prims.box_half, np.cos(yaw), np.sin(yaw), prims.cyl_center,
+           prims.cyl_radius, prims.cyl_half, prims.sph_center, prims.sph_radius)
+    _cast_kernel(o, d, d32 @ centre32.T, o32 @ centre32.T, d_sq, d_o, o_sq, centre_sq,
+                 radius_sq, columns, offset, prims.kind, prims.local, geo, best_t, best_id,
+                 normal)
     return True
