@@ -219,3 +219,19 @@ def test_grazing_points_are_dropped(tmp_path):
     assert (cos[accurate & is_kept] > 0.79).all() and (cos[accurate & ~is_kept] < 0.81).all()
     slim = LiftPerspective(keep_images=False)(dict(results))
     assert 'img' not in slim and 'depth' not in slim and 'points' in slim
+
+
+def test_label_mapping_kernel_gives_the_numpy_values(monkeypatch):
+    """``map_labels``' numba pass against NumPy's mask / clip / gather / where
+    and a per-value reference: in-range labels mapped, the others 255."""
+    from d3l.datasets.transforms import rgbd_loading
+    rng = np.random.default_rng(0)
+    labels = rng.integers(-5, 50, (64, 128)).astype(np.int64)
+    label_map = np.concatenate([[255], np.arange(40)])  # Structured3D's NYU40 map
+    reference = np.array([label_map[v] if 0 <= v < len(label_map) else 255
+                          for v in labels.ravel()]).reshape(labels.shape)
+    for use_numba in (True, False):
+        monkeypatch.setattr(rgbd_loading, 'USE_NUMBA', use_numba)
+        out = rgbd_loading.map_labels(labels, label_map)
+        assert out.dtype == np.int64 and out.shape == labels.shape
+        np.testing.assert_array_equal(out, reference)

@@ -8,6 +8,32 @@ from PIL import Image
 from d3l.datasets.rgbd.io import BadFrameError, read_color, read_depth, read_label
 from d3l.geometry import perspective_rays
 from d3l.registry import TRANSFORMS
+from d3l.utils.jit import lazy_njit
+
+#: set to False for the NumPy label mapping (tests compare the two)
+USE_NUMBA = True
+
+
+def _map_labels_kernel(labels, label_map, out):  # pragma: no cover - numba
+    """``label_map[l]`` for labels in range, 255 for the others."""
+    flat, flat_out, size = labels.reshape(-1), out.reshape(-1), label_map.shape[0]
+    for i in range(flat.shape[0]):
+        value = flat[i]
+        flat_out[i] = label_map[value] if 0 <= value < size else 255
+
+
+def map_labels(labels: np.ndarray, label_map: np.ndarray) -> np.ndarray:
+    """(H, W) int64 ``label_map[labels]``, 255 where a label is outside the
+    map: one numba pass instead of NumPy's mask, clip, gather and where (the
+    same values)."""
+    label_map = np.asarray(label_map, np.int64)
+    kernel = lazy_njit(_map_labels_kernel) if USE_NUMBA else None
+    if kernel is not None and labels.dtype == np.int64 and len(label_map):
+        out = np.empty(labels.shape, np.int64)
+        kernel(np.ascontiguousarray(labels), label_map, out)
+        return out
+    inside = (labels >= 0) & (labels < len(label_map))
+    return np.where(inside, label_map[np.clip(labels, 0, len(label_map) - 1)], 255)
 
 
 def _frame_name(results: dict) -> str:
@@ -148,10 +174,7 @@ class LoadRGBD(BaseTransform):
                                     f'{width}x{height}')
             label_map = results.get('label_map')
             if label_map is not None:
-                label_map = np.asarray(label_map, np.int64)
-                inside = (labels >= 0) & (labels < len(label_map))
-                labels = np.where(inside, label_map[np.clip(labels, 0, len(label_map) - 1)],
-                                  255)
+                labels = map_labels(labels, label_map)
             results['pixel_labels'] = labels
         return results
 
