@@ -79,3 +79,10 @@ def run_tool(script: str, *args: str, timeout: float = 600, env=None, check: boo
 @pytest.fixture
 def tool():
     return run_tool
+
+
+def tool_module(name: str):
+    """``tools/<name>.py`` as a module, to run its ``main(argv)`` in this process
+    (no interpreter start-up; the tools are scripts, and ``test`` is a stdlib name)."""
+    from d3l.benchmark.jobs import tool as load
+    return load(name)

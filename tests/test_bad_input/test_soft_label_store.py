@@ -3,7 +3,6 @@ swapped shards, an edited manifest, a dataset that is not the labelled one,
 NaN teacher output, a second writer. Each case asserts the error class, that
 the message names the directory / shard / frame, and that nothing on disk
 changed (or, for --resume, that the store is repaired byte for byte)."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -15,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import REPO_ROOT, run_tool
+from conftest import run_tool, tool_module
 from disk_state import snapshot
 from pseudo_label_data import make_rgbd_folder
 
@@ -38,11 +37,7 @@ SIZE = dict(height=12, width=16)
 
 
 def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'generate_pseudo_labels_tool', osp.join(REPO_ROOT, 'tools', 'generate_pseudo_labels.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return tool_module('generate_pseudo_labels')
 
 
 TOOL = load_tool()

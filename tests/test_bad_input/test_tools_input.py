@@ -4,12 +4,11 @@ paths that are files, a file that is not a checkpoint. The tools run in
 process through ``run_cli`` (one line on stderr, exit 2), so the cases stay
 fast; each checks that nothing on disk changed."""
 import copy
-import importlib.util
 import os.path as osp
 import textwrap
 
 import pytest
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, tool_module
 from disk_state import snapshot
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
@@ -24,12 +23,7 @@ SMALL = ['test_dataloader.dataset.num_samples=2', 'train_dataloader.dataset.num_
 
 
 def _tool(name):
-    # the tools are scripts (and `test` is a stdlib package): load them by path
-    spec = importlib.util.spec_from_file_location(f'd3l_tool_{name}',
-                                                  osp.join(REPO_ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return tool_module(name)
 
 
 def _exit_line(capsys, main, argv):

@@ -1,10 +1,10 @@
 """The shipped teacher's recipe: its config trains (and validates) on a tiny
 corpus, and the export keeps what MMSegTeacher needs and nothing else."""
-import importlib.util
 import os.path as osp
 
 import pytest
 import torch
+from conftest import tool_module
 
 from d3l.benchmark.corpus import build_teacher_corpus
 from d3l.model_zoo import SYNTHETIC_DPT, file_sha256
@@ -15,11 +15,7 @@ CONFIG = osp.join(REPO, 'configs', 'demo', 'dpt-hybrid_scratch_synthetic-corpus_
 
 
 def _tool(name):
-    spec = importlib.util.spec_from_file_location(f'd3l_tool_{name}',
-                                                  osp.join(REPO, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return tool_module(name)
 
 
 @pytest.fixture(scope='module')

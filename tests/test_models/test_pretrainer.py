@@ -1,14 +1,13 @@
 """SoftCrossEntropyLoss, the pre-training dataset / LoadSoftLabels and the
 Pretrainer on generated RGB-D frames with stored labels."""
 import copy
-import importlib.util
 import os.path as osp
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, tool_module
 from mmengine.registry import init_default_scope
 from pseudo_label_data import make_rgbd_folder
 
@@ -72,11 +71,7 @@ def test_soft_ce_encoded_targets_match_dense():
 # data: frames + labels stored by the generation tool (ground-truth teacher)
 # ----------------------------------------------------------------------------
 def run_generation(config, out):
-    spec = importlib.util.spec_from_file_location(
-        'generate_pseudo_labels_tool', osp.join(REPO_ROOT, 'tools', 'generate_pseudo_labels.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.main([config, '--out', out])
+    tool_module('generate_pseudo_labels').main([config, '--out', out])
 
 
 @pytest.fixture(scope='module')
@@ -220,10 +215,7 @@ def test_export_backbone_drops_the_head_and_loads_for_fine_tuning(tmp_path):
     from mmengine.runner import load_checkpoint
     from mmengine.runner.checkpoint import save_checkpoint
 
-    spec = importlib.util.spec_from_file_location(
-        'export_backbone_tool', osp.join(REPO_ROOT, 'tools', 'export_backbone.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = tool_module('export_backbone')
 
     torch.manual_seed(3)
     pretrainer = MODELS.build(pretrainer_cfg(num_classes=150))

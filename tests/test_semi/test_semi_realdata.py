@@ -2,13 +2,13 @@
 mesh vertices): files align with the real vertex count and read back through
 ScanNetDataset + PseudoLabelDataset; ground truth stays untouched."""
 import hashlib
-import importlib.util
 import os
 import os.path as osp
 import textwrap
 
 import numpy as np
 import torch
+from conftest import tool_module
 from mmengine.registry import DefaultScope
 
 from d3l.datasets.scannet import ScanNetDataset, nyu40_to_scannet20
@@ -70,10 +70,7 @@ def test_real_scenes_get_aligned_confident_pseudo_labels(realdata, tmp_path, mon
     torch.save({'state_dict': model.state_dict()}, checkpoint)
     before = _digest(root)
 
-    spec = importlib.util.spec_from_file_location(
-        'make_confident_pseudo_labels', osp.join('tools', 'make_confident_pseudo_labels.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = tool_module('make_confident_pseudo_labels')
     meta = tool.main([str(config), str(checkpoint)])
     assert (meta['written'], meta['skipped']) == (2, 0)
     assert _digest(root) == before  # ground truth untouched

@@ -3,13 +3,13 @@ every semi_* config carries the authors' numbers, builds its model and dataset
 on generated data in the real layouts, and the recipe trains with all its
 losses logged, each following its own weight."""
 import glob
-import importlib.util
 import os.path as osp
 import textwrap
 
 import numpy as np
 import pytest
 import torch
+from conftest import tool_module
 from downstream_data import make_modelnet_root, make_scannet_root
 from mmengine.registry import DefaultScope
 
@@ -187,11 +187,7 @@ def test_each_loss_follows_its_weight(config, data):
 
 
 def _tool_main():
-    spec = importlib.util.spec_from_file_location(
-        'make_confident_pseudo_labels', osp.join(REPO, 'tools', 'make_confident_pseudo_labels.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return tool_module('make_confident_pseudo_labels').main
 
 
 def _train(cfg, work_dir):

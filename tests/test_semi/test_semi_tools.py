@@ -1,5 +1,4 @@
 """Semi-supervised fine-tuning and confident pseudo-labels through the tools."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -8,6 +7,7 @@ import textwrap
 import numpy as np
 import pytest
 import torch
+from conftest import tool_module
 from mmengine.registry import DefaultScope
 
 from d3l.datasets.semi import num_kept
@@ -23,11 +23,7 @@ SMALL = ['train_cfg.max_epochs=1', 'train_dataloader.dataset.labeled.num_samples
 
 def _tool_main():
     """``main`` of tools/make_confident_pseudo_labels.py, run in this process."""
-    spec = importlib.util.spec_from_file_location(
-        'make_confident_pseudo_labels', osp.join('tools', 'make_confident_pseudo_labels.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return tool_module('make_confident_pseudo_labels').main
 
 
 def _log(work_dir):

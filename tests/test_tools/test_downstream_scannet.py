@@ -8,6 +8,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from conftest import tool_module
 from downstream_data import make_scannet_root
 
 from d3l.datasets.scannet import SCANNET20_CLASSES, SCANNET20_NYU40_IDS
@@ -107,14 +108,8 @@ def test_lr_and_la_train_test_summarize(scannet, tool):
 
 
 def test_test_tool_errors(scannet, tmp_path):
-    import importlib.util
-
     from d3l.engine.cli import CLIError
-    # tools/test.py is a script (and `test` is a stdlib package): load it by path
-    spec = importlib.util.spec_from_file_location('d3l_test_tool', osp.join(REPO, 'tools',
-                                                                            'test.py'))
-    test_tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(test_tool)
+    test_tool = tool_module('test')
     _, root = scannet
     cfg = _config(tmp_path, 'segmentor_scratch_scannet_pointmlp_la20', root, "split='train'")
     plain = tmp_path / 'no_tta.py'

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 import torch
-from conftest import REPO_ROOT, run_tool
+from conftest import REPO_ROOT, run_tool, tool_module
 from pseudo_label_data import make_rgbd_folder, tiny_dpt_checkpoint, write_tiny_dpt_config
 
 from d3l.soft_labels import SoftLabelCodec, SoftLabelStore, iter_records, list_shards
@@ -57,12 +57,7 @@ def setup(tmp_path_factory):
 
 def load_tool():
     """The tool as a module, to run main() in-process (no start-up cost)."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'generate_pseudo_labels_tool', osp.join(REPO_ROOT, 'tools', 'generate_pseudo_labels.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return tool_module('generate_pseudo_labels')
 
 
 def env_for(root):
