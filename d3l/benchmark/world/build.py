@@ -24,14 +24,10 @@ from __future__ import annotations
 import json
 import os
 import os.path as osp
-import sys
-import time
-from contextlib import contextmanager
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmengine.logging import print_log
-from mmengine.utils import ProgressBar
 
 from d3l.utils.errors import D3LError
 
@@ -47,6 +43,7 @@ from .render import (
 )
 from .rooms import Room, generate_room
 from .scene import sample_scene
+from .stages import _Stages
 
 #: bump when a change alters generated content (invalidates caches)
 GENERATOR_VERSION = 2
@@ -54,10 +51,6 @@ GENERATOR_VERSION = 2
 POOLS = dict(teacher_train=0, teacher_val=1, pretrain=2, train=3, val=4)
 #: the 2D teacher photos' splits (``build_world(teacher_photos=...)``)
 TEACHER_SPLITS = ('train', 'val')
-
-
-# the world's numba kernels: imported by the worker processes' server
-_KERNEL_MODULES = (f'{__package__}.raycast_kernel', f'{__package__}.distance_kernel')
 
 
 class WorldMismatchError(D3LError, RuntimeError):
@@ -92,102 +85,6 @@ def world_paths(out_dir: str) -> Dict[str, str]:
         rgbd_panorama=osp.join(rgbd, 'panorama'),
         scannet=scannet, scannet_train_list=osp.join(scannet, 'meta', 'scannetv2_train.txt'),
         scannet_val_list=osp.join(scannet, 'meta', 'scannetv2_val.txt'))
-
-
-class _Stages:
-    """Runs the items of each stage (in worker processes when asked), logs
-    the stage with its duration and the number of items already on disk,
-    with a progress bar. Inside ``with _Stages(...)``, one pool of workers
-    serves every stage (each worker starts once, ~3-6 s on 2 cores, not once
-    per stage); otherwise each :meth:`run` starts and closes its own."""
-
-    def __init__(self, progress: bool, workers: int = 1):
-        self.progress = progress
-        self.workers = workers
-        self.seconds: Dict[str, float] = {}
-        self._pool = None
-        self._keep = False
-
-    def __enter__(self) -> _Stages:
-        self._keep = True  # one pool until __exit__ (else one per run, closed after it)
-        return self
-
-    def __exit__(self, exc_type, *_) -> None:
-        self._keep = False
-        self._close(failed=exc_type is not None)
-
-    def _close(self, failed: bool = False) -> None:
-        if self._pool is not None:
-            if failed:  # do not wait for the queued items of a failed build
-                self._pool.terminate()
-            else:
-                self._pool.close()
-            self._pool.join()
-            self._pool = None
-
-    @contextmanager
-    def stage(self, name: str, total: int) -> Iterator:
-        print_log(f'[synthetic world] {name}: {total} item(s)', logger='current')
-        start = time.perf_counter()
-        bar = ProgressBar(total) if self.progress and total else None
-        counter = dict(skipped=0)
-
-        def step(skipped: bool = False):
-            counter['skipped'] += int(skipped)
-            if bar is not None:
-                bar.update()
-        yield step
-        if bar is not None:
-            print('', flush=True)
-        elapsed = time.perf_counter() - start
-        self.seconds[name] = round(elapsed, 2)
-        note = f', {counter["skipped"]} already on disk (skipped)' if counter['skipped'] else ''
-        print_log(f'[synthetic world] {name}: done in {elapsed:.1f} s{note}', logger='current')
-
-    def _worker_pool(self):
-        if self._pool is None:
-            import multiprocessing as mp
-
-            # not 'fork': a job that runs torch in a child forked from a process
-            # whose OpenMP pool has run (any earlier torch op) can hang forever
-            methods = mp.get_all_start_methods()
-            context = mp.get_context('forkserver' if 'forkserver' in methods else 'spawn')
-            if 'forkserver' in methods:
-                # the server imports the package (and numba) once and forks the
-                # workers from it, instead of each worker importing it (~4 s);
-                # no effect when this process's server already runs
-                context.set_forkserver_preload(['__main__', __name__, *_KERNEL_MODULES])
-            self._pool = context.Pool(self.workers)
-        return self._pool
-
-    def run(self, name: str, jobs: List[Tuple[Callable, tuple, bool]]) -> list:
-        """``jobs``: (function, arguments, already done) triples; returns the
-        functions' results in job order (None for the skipped ones)."""
-        todo = [(k, fn, args) for k, (fn, args, done) in enumerate(jobs) if not done]
-        results = [None] * len(jobs)
-        with self.stage(name, len(jobs)) as step:
-            for _ in range(len(jobs) - len(todo)):
-                step(skipped=True)
-            if self.workers > 1 and len(todo) > 1:
-                pool = self._worker_pool()
-                try:
-                    for k, result in pool.imap_unordered(_call, todo):
-                        results[k] = result
-                        step()
-                finally:
-                    if not self._keep:
-                        self._close(failed=sys.exc_info()[0] is not None)
-            else:
-                for job in todo:
-                    k, result = _call(job)
-                    results[k] = result
-                    step()
-        return results
-
-
-def _call(job):
-    k, fn, args = job
-    return k, fn(*args)
 
 
 def _config(preset: WorldPreset, seed: int) -> dict:
