@@ -54,8 +54,9 @@ def sample_surface(prims: PrimitiveSet, counts: np.ndarray, rng: np.random.Gener
 
 
 def _sample_boxes(prims: PrimitiveSet, loc: np.ndarray, rng: np.random.Generator):
-    weights = (_box_face_areas(prims) * prims.box_faces)[loc]
-    cum = np.cumsum(weights, 1)
+    # each box's face-area cumsum once, then per sample (the same rows as
+    # a cumsum of the per-sample weights)
+    cum = np.cumsum(_box_face_areas(prims) * prims.box_faces, 1)[loc]
     pick = (rng.random(len(loc)) * cum[:, -1])[:, None]
     face = np.minimum((cum <= pick).sum(1), 5)
     axis, sign = face // 2, np.where(face % 2 == 0, -1.0, 1.0)
