@@ -7,7 +7,7 @@ from conftest import realdata_path
 from PIL import Image
 from scipy import ndimage
 
-from d3l.datasets.transforms import ElasticDistortion, RandomScale, augmentation
+from d3l.datasets.transforms import ElasticDistortion, RandomScale, augmentation, color_augmentation
 from d3l.geometry import bounding_box, interpolation, lift_equirect
 from d3l.geometry.interpolation import displace, trilinear
 
@@ -109,7 +109,7 @@ def test_chromatic_jitter_kernel_gives_the_numpy_bits(monkeypatch):
     for std in (0.05, 0.7, 0):
         outs = []
         for use_numba in (True, False):
-            monkeypatch.setattr(augmentation, 'USE_NUMBA', use_numba)
+            monkeypatch.setattr(color_augmentation, 'USE_NUMBA', use_numba)
             transform = ChromaticJitter(std=std, prob=1.0, seed=6)
             outs.append(transform(dict(points=colors.copy(), colors=colors.copy()))['colors'])
         noise = np.random.default_rng(6).standard_normal(colors.shape).astype(np.float32) * std

@@ -1,11 +1,10 @@
 from .augmentation import (  # noqa: F401
-    ChromaticAutoContrast,
-    ChromaticJitter,
     ElasticDistortion,
     RandomFlip,
     RandomRotate,
     RandomScale,
 )
+from .color_augmentation import ChromaticAutoContrast, ChromaticJitter  # noqa: F401
 from .cropping import LimitPoints, RandomChunkCrop  # noqa: F401
 from .formatting import PackPointInputs
 from .mmdet3d_points import FromMMDet3DPoints, ToMMDet3DPoints  # noqa: F401
