@@ -71,7 +71,6 @@ def min_sdf(prims: PrimitiveSet, points: np.ndarray,
     return out
 
 
-
 # added to the tolerance of :func:`near_any`'s box prefilter: far above the
 # rounding of the boxes' corners (~1e-15 m), so it never drops a true pair
 _BOX_PAD = 1e-6

@@ -15,17 +15,10 @@ import math
 
 import numpy as np
 
-try:
-    import numba
-except ImportError:  # pragma: no cover - distance.near_any takes its NumPy path
-    numba = None
+from d3l.utils.jit import have_numba, njit_now
 
 
-def _njit(fn):
-    return fn if numba is None else numba.njit(cache=True, nogil=True)(fn)
-
-
-@_njit
+@njit_now
 def _sdf_pair(px, py, pz, j, kind, local, geo):
     """Signed distance of one point to primitive ``j`` (:func:`.distance.sdf`)."""
     box_center, box_half, box_cos, box_sin, cyl_center, cyl_radius, cyl_half, sph_center, \
@@ -49,7 +42,7 @@ def _sdf_pair(px, py, pz, j, kind, local, geo):
     return math.sqrt((rx * rx + ry * ry) + rz * rz) - sph_radius[m]
 
 
-@_njit
+@njit_now
 def _near_any_kernel(points, order, starts, stops, lo, hi, exclude, eps, kind, local, geo,
                      out):
     for j in range(len(starts)):
@@ -67,7 +60,7 @@ def _near_any_kernel(points, order, starts, stops, lo, hi, exclude, eps, kind, l
 def near_any_pairs(prims, points, order, starts, stops, lo, hi, exclude, eps, out) -> bool:
     """Fill ``out`` as :func:`.distance.near_any`'s loop does (``exclude``: -1
     for none); returns False (nothing done) without numba."""
-    if numba is None:
+    if not have_numba():
         return False
     yaw = prims.box_yaw
     geo = (prims.box_center, prims.box_half, np.cos(yaw), np.sin(yaw), prims.cyl_center,

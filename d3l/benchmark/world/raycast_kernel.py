@@ -20,21 +20,14 @@ import math
 
 import numpy as np
 
-from .raycast import RAY_EPS
+from d3l.utils.jit import have_numba, njit_now
 
-try:
-    import numba
-except ImportError:  # pragma: no cover - raycast.cast takes its NumPy path
-    numba = None
+from .raycast import RAY_EPS
 
 _INF = math.inf
 
 
-def _njit(fn):
-    return fn if numba is None else numba.njit(cache=True, nogil=True)(fn)
-
-
-@_njit
+@njit_now
 def _slab(lo, ld, half):
     """(entry, exit) t of a ray along one axis of a box's slab."""
     if ld == 0:  # parallel to the slab: inside it -> (-inf, inf), outside -> empty
@@ -46,7 +39,7 @@ def _slab(lo, ld, half):
     return min(t1, t2), max(t1, t2)
 
 
-@_njit
+@njit_now
 def _box(ox, oy, oz, dx, dy, dz, cx, cy, cz, hx, hy, hz, c, s):
     """Entry t (inf: none) and normal of one ray and one box (:func:`.raycast._hit_boxes`)."""
     rx, ry, rz = ox - cx, oy - cy, oz - cz
@@ -65,7 +58,7 @@ def _box(ox, oy, oz, dx, dy, dz, cx, cy, cz, hx, hy, hz, c, s):
     return (t_near if hit else _INF), normal
 
 
-@_njit
+@njit_now
 def _cylinder(ox, oy, oz, dx, dy, dz, cx, cy, cz, r, h):
     """:func:`.raycast._hit_cylinders` for one pair."""
     rx, ry, rz = ox - cx, oy - cy, oz - cz
@@ -95,7 +88,7 @@ def _cylinder(ox, oy, oz, dx, dy, dz, cx, cy, cz, r, h):
     return t, normal
 
 
-@_njit
+@njit_now
 def _sphere(ox, oy, oz, dx, dy, dz, cx, cy, cz, r):
     """:func:`.raycast._hit_spheres` for one pair (sums left to right, as
     NumPy reduces three values)."""
@@ -113,7 +106,7 @@ def _sphere(ox, oy, oz, dx, dy, dz, cx, cy, cz, r):
     return t, ((rx + step * dx) / r, (ry + step * dy) / r, (rz + step * dz) / r)
 
 
-@_njit
+@njit_now
 def _pair_hit(o, d, i, j, kind, local, geo):
     """Exact t and normal of ray ``i`` and primitive ``j``."""
     box_center, box_half, box_cos, box_sin, cyl_center, cyl_radius, cyl_half, sph_center, \
@@ -131,7 +124,7 @@ def _pair_hit(o, d, i, j, kind, local, geo):
                    sph_center[m, 2], sph_radius[m])
 
 
-@_njit
+@njit_now
 def _cast_kernel(o, d, dc, oc, d_sq, d_o, o_sq, centre_sq, radius_sq, columns, offset, kind,
                  local, geo, best_t, best_id, normal):
     two = np.float32(2)
@@ -159,7 +152,7 @@ def cast_chunk(prims, o, d, spheres, columns, offset, best_t, best_id, normal) -
     primitives ``columns`` whose bounding ``spheres`` (as
     :func:`.raycast._near_pairs` takes them) the rays pass; returns False
     (nothing done) without numba."""
-    if numba is None:
+    if not have_numba():
         return False
     centre32, radius_sq, centre_sq = spheres
     # the matrix products and per-ray sums exactly as raycast._near_pairs
